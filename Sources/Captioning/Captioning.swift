@@ -1,0 +1,1 @@
+// The Captioning module. See README.md, "Architecture".

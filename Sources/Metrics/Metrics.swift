@@ -1,0 +1,1 @@
+// The Metrics module. See README.md, "Architecture".

@@ -1,0 +1,1 @@
+// The NeuralNetwork module. See README.md, "Architecture".

@@ -1,0 +1,1 @@
+// The Vision module. See README.md, "Architecture".

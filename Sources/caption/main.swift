@@ -1,0 +1,88 @@
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The version printed by `caption --version`.
+let captionVersion = "0.1.0"
+
+/// Every subcommand, in the order `--help` lists them.
+let commands: [any Command.Type] = [
+    DescribeCommand.self, EvalCommand.self, ScoreCommand.self, TrainCommand.self, VocabCommand.self,
+    ClassifyCommand.self, SummaryCommand.self, DistillCommand.self, FeaturesCommand.self, BenchCommand.self,
+]
+
+@MainActor func topLevelHelp() -> String {
+    var s = """
+    caption \(captionVersion): image captioning in one binary (CNN encoder + LSTM-attention or transformer decoder)
+
+    usage: caption <command> [options]
+           caption <command> --help
+
+    commands:
+
+    """
+    let width = commands.map { $0.name.count }.max() ?? 0
+    for c in commands {
+        s += "  " + c.name + String(repeating: " ", count: width - c.name.count + 2) + c.summary + "\n"
+    }
+    s += "\nEvery command prints one `error: …` line and exits non-zero on bad input.\n"
+    return s
+}
+
+func writeStderr(_ s: String) {
+    var line = s
+    if !line.hasSuffix("\n") { line += "\n" }
+    let bytes = Array(line.utf8)
+    bytes.withUnsafeBytes { buf in
+        var off = 0
+        while off < buf.count {
+            let n = write(2, buf.baseAddress! + off, buf.count - off)
+            if n <= 0 { break }
+            off += n
+        }
+    }
+}
+
+@MainActor func mainEntry() -> Int32 {
+    let argv = Array(CommandLine.arguments.dropFirst())
+    guard let first = argv.first else {
+        print(topLevelHelp(), terminator: "")
+        return 0
+    }
+    switch first {
+    case "--help", "-h", "help":
+        if first == "help", argv.count > 1, let c = commands.first(where: { $0.name == argv[1] }) {
+            print(c.help)
+        } else {
+            print(topLevelHelp(), terminator: "")
+        }
+        return 0
+    case "--version", "-V":
+        print("caption \(captionVersion)")
+        return 0
+    default:
+        break
+    }
+    guard let command = commands.first(where: { $0.name == first }) else {
+        writeStderr("error: unknown command '\(first)' (run `caption --help` for the list)")
+        return 2
+    }
+    let rest = Array(argv.dropFirst())
+    if rest.contains("--help") || rest.contains("-h") {
+        print(command.help)
+        return 0
+    }
+    do {
+        try command.run(rest)
+        return 0
+    } catch let e as CLIError {
+        writeStderr("error: \(e.description)")
+        return 1
+    } catch {
+        writeStderr("error: \(error)")
+        return 1
+    }
+}
+
+exit(mainEntry())

@@ -1,0 +1,1 @@
+// Tests for Captioning are added with the module's implementation.

@@ -1,0 +1,1 @@
+// Tests for ImageCodecs are added with the module's implementation.

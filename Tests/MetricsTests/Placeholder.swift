@@ -1,0 +1,1 @@
+// Tests for Metrics are added with the module's implementation.

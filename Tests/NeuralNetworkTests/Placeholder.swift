@@ -1,0 +1,1 @@
+// Tests for NeuralNetwork are added with the module's implementation.

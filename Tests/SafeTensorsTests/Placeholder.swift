@@ -1,0 +1,1 @@
+// Tests for SafeTensors are added with the module's implementation.

@@ -1,0 +1,1 @@
+// Tests for Text are added with the module's implementation.

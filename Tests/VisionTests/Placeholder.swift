@@ -1,0 +1,1 @@
+// Tests for Vision are added with the module's implementation.
