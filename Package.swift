@@ -47,7 +47,7 @@ let package = Package(
                           swiftSettings: strict + vectorFlags),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: strict + vectorFlags),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], swiftSettings: strict),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Tensors", "SafeTensors"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "SafeTensors"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"], swiftSettings: strict + vectorFlags),

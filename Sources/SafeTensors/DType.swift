@@ -1,0 +1,22 @@
+/// Element types of the safetensors format.
+public enum SafeTensorsDType: String, Sendable, CaseIterable {
+    case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+    case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
+    case u64 = "U64", u32 = "U32", u16 = "U16", u8 = "U8", bool = "BOOL"
+
+    /// Bytes per element.
+    public var byteSize: Int {
+        switch self {
+        case .f64, .i64, .u64: return 8
+        case .f32, .i32, .u32: return 4
+        case .f16, .bf16, .i16, .u16: return 2
+        case .i8, .u8, .bool: return 1
+        }
+    }
+}
+
+/// Why a safetensors file could not be read or written: one line, without the file name.
+public struct SafeTensorsError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

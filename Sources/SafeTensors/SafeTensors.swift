@@ -1,1 +1,0 @@
-// safetensors reader and writer: see SafeTensorsFile and SafeTensorsWriter.

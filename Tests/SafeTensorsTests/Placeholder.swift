@@ -1,1 +1,0 @@
-// Tests for SafeTensors are added with the module's implementation.
