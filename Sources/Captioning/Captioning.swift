@@ -1,1 +1,0 @@
-// The Captioning module. See README.md, "Architecture".

@@ -1,1 +1,0 @@
-// Tests for Captioning are added with the module's implementation.
