@@ -1,0 +1,21 @@
+import XCTest
+@testable import Captioning
+
+final class ProgressTests: XCTestCase {
+    func testDurationFormatting() {
+        XCTAssertEqual(ProgressReporter.duration(0), "0:00")
+        XCTAssertEqual(ProgressReporter.duration(59.6), "1:00")
+        XCTAssertEqual(ProgressReporter.duration(3725), "1:02:05")
+        XCTAssertEqual(ProgressReporter.duration(.infinity), "?")
+    }
+
+    func testLineShowsCountRateAndETA() {
+        let p = ProgressReporter("epoch 1", total: 100, unit: "img", interactive: false)
+        let mid = p.line(done: 40, extra: "loss 2.5")
+        XCTAssertTrue(mid.hasPrefix("epoch 1  40/100 img  "), mid)
+        XCTAssertTrue(mid.contains(" img/s"), mid)
+        XCTAssertTrue(mid.contains("ETA "), mid)
+        XCTAssertTrue(mid.hasSuffix("loss 2.5"), mid)
+        XCTAssertFalse(p.line(done: 100).contains("ETA"))
+    }
+}
