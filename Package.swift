@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "VisionTests", dependencies: ["Vision", "ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "TextTests", dependencies: ["Text"], swiftSettings: strict),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], swiftSettings: strict),
-        .testTarget(name: "CaptioningTests", dependencies: ["Captioning", "NeuralNetwork", "Tensors", "Text"], swiftSettings: strict + vectorFlags),
+        .testTarget(name: "CaptioningTests", dependencies: ["Captioning", "NeuralNetwork", "Tensors", "Text", "SafeTensors"], exclude: ["Golden"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "CLITests", dependencies: ["caption"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,80 @@
+import XCTest
+import Foundation
+import SafeTensors
+@testable import Captioning
+
+/// Maximum |a - b| relative to max |b| (0 when both are zero).
+func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "\(a.count) vs \(b.count)")
+    var diff: Float = 0, scale: Float = 0
+    for (x, y) in zip(a, b) { diff = max(diff, abs(x - y)); scale = max(scale, abs(y)) }
+    return scale == 0 ? diff : diff / scale
+}
+
+final class ShowAttendTellTests: XCTestCase {
+    let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/sat_golden.safetensors").path
+
+    /// Forward loss and every gradient against PyTorch (Golden/make_sat_golden.py).
+    func testMatchesPyTorchLossAndGradients() throws {
+        let f = try SafeTensorsFile(contentsOf: golden)
+        let feats = try f.shape("input/features")     // [B, P, E]
+        let (B, P, E) = (feats[0], feats[1], feats[2])
+        let V = try f.shape("param/fc.weight")[0]
+        let config = ShowAttendTellConfig(vocabularySize: V, embeddingSize: try f.shape("param/embedding.weight")[1], encoderSize: E,
+                                          attentionSize: try f.shape("param/attention.encoder_att.weight")[0],
+                                          hiddenSize: try f.shape("param/fc.weight")[1], dropout: 0)
+        let model = ShowAttendTell(config)
+        for e in model.parameters.entries {
+            XCTAssertEqual(try f.shape("param/" + e.name), e.shape, e.name)
+            model.parameters.setValue(e.name, try f.floats("param/" + e.name))
+        }
+        let lengths = try f.int64s("input/lengths").map(Int.init)
+        let batch = CaptionBatch(features: try f.floats("input/features"), regions: P,
+                                 tokens: try f.int64s("input/captions").map { Int32($0) }, lengths: lengths)
+        var dFeat = [Float](repeating: 0, count: B * P * E)
+        var rng: SplitMix64? = nil
+        let loss = dFeat.withUnsafeMutableBufferPointer { model.trainStep(batch, attentionPenaltyWeight: 1, rng: &rng, featureGradient: $0.baseAddress!) }
+        XCTAssertEqual(loss.crossEntropy, try f.floats("output/ce")[0], accuracy: 1e-5)
+        XCTAssertEqual(loss.attentionPenalty, try f.floats("output/penalty")[0], accuracy: 1e-6)
+        XCTAssertEqual(loss.tokens, lengths.reduce(0, +))
+        for e in model.parameters.entries {
+            let reference = try f.floats("grad/" + e.name)
+            if e.name == "attention.full_att.bias" {
+                // Softmax is shift-invariant: this gradient is zero up to rounding (PyTorch: -2.3e-9).
+                XCTAssertEqual(model.parameters.gradient(e.name)[0], reference[0], accuracy: 1e-6)
+                continue
+            }
+            let err = relativeError(model.parameters.gradient(e.name), reference)
+            XCTAssertLessThan(err, 1e-4, "gradient of \(e.name)")
+        }
+        XCTAssertLessThan(relativeError(dFeat, try f.floats("grad/features")), 1e-4, "gradient of the features")
+    }
+
+    /// Central differences in float64 on the loss, for a model without attention and with odd sizes.
+    func testGradientsMatchFiniteDifferencesWithoutAttention() {
+        let config = ShowAttendTellConfig(vocabularySize: 7, embeddingSize: 3, encoderSize: 5, hiddenSize: 4, dropout: 0, useAttention: false)
+        let model = ShowAttendTell(config)
+        model.initialise(seed: 3)
+        var rng = SplitMix64(seed: 9)
+        let (B, P) = (2, 3)
+        let feats = (0..<(B * P * 5)).map { _ in rng.nextFloat() * 2 - 1 }
+        let batch = CaptionBatch(features: feats, regions: P, tokens: [1, 4, 5, 2, 0, 1, 6, 2, 0, 0], lengths: [3, 2])
+        var none: SplitMix64? = nil
+        _ = model.trainStep(batch, rng: &none)
+        let analytic = model.parameters.gradients
+        let eps: Float = 1e-2
+        var worst: Float = 0
+        for k in Swift.stride(from: 0, to: model.parameters.count, by: 3) {
+            let old = model.parameters.values[k]
+            model.parameters.values[k] = old + eps
+            model.parameters.zeroGradients()
+            let up = model.trainStep(batch, rng: &none).total
+            model.parameters.values[k] = old - eps
+            let down = model.trainStep(batch, rng: &none).total
+            model.parameters.values[k] = old
+            let numeric = (up - down) / (2 * eps)
+            worst = max(worst, abs(numeric - analytic[k]) / max(1e-2, abs(numeric) + abs(analytic[k])))
+        }
+        XCTAssertLessThan(worst, 2e-2)
+    }
+}
