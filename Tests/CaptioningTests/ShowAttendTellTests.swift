@@ -77,4 +77,48 @@ final class ShowAttendTellTests: XCTestCase {
         }
         XCTAssertLessThan(worst, 2e-2)
     }
+
+    /// Step-by-step decoding with teacher-forced tokens reproduces PyTorch's scores and attention weights.
+    func testStepDecoderMatchesPyTorchScoresAndAttention() throws {
+        let f = try SafeTensorsFile(contentsOf: golden)
+        let feats = try f.shape("input/features")
+        let (B, P, E) = (feats[0], feats[1], feats[2])
+        let V = try f.shape("param/fc.weight")[0]
+        let model = ShowAttendTell(ShowAttendTellConfig(vocabularySize: V, embeddingSize: try f.shape("param/embedding.weight")[1], encoderSize: E,
+                                                        attentionSize: try f.shape("param/attention.encoder_att.weight")[0],
+                                                        hiddenSize: try f.shape("param/fc.weight")[1], dropout: 0))
+        for e in model.parameters.entries { model.parameters.setValue(e.name, try f.floats("param/" + e.name)) }
+        let captions = try f.int64s("input/captions").map(Int.init)
+        let lengths = try f.int64s("input/lengths").map(Int.init)
+        let scores = try f.floats("output/scores"), alphas = try f.floats("output/alphas")
+        let T = lengths[0], stride = captions.count / B
+        var d = ShowAttendTellStepDecoder(model: model, features: try f.floats("input/features"), imageCount: B, regions: P)
+        for t in 0..<T {
+            let (logp, att) = d.step(lastTokens: (0..<B).map { captions[$0 * stride + t] })
+            for b in 0..<B where lengths[b] > t {
+                var want = Array(scores[((b * T + t) * V)..<((b * T + t + 1) * V)])
+                logSoftmaxRows(&want, rows: 1, columns: V)
+                XCTAssertLessThan(relativeError(Array(logp[(b * V)..<((b + 1) * V)]), want), 1e-5, "log-probs b=\(b) t=\(t)")
+                XCTAssertLessThan(relativeError(Array(att![(b * P)..<((b + 1) * P)]), Array(alphas[((b * T + t) * P)..<((b * T + t + 1) * P)])), 1e-5)
+            }
+        }
+    }
+
+    /// Beam search over the step decoder: batched decoding equals one image at a time, and beam 1 is greedy.
+    func testBeamSearchOverTheDecoder() {
+        let model = ShowAttendTell(ShowAttendTellConfig(vocabularySize: 9, embeddingSize: 4, encoderSize: 3, attentionSize: 5, hiddenSize: 6, dropout: 0))
+        model.initialise(seed: 11)
+        var rng = SplitMix64(seed: 5)
+        let (N, P, E) = (3, 4, 3)
+        let feats = (0..<(N * P * E)).map { _ in rng.nextFloat() * 4 - 2 }
+        let o = BeamSearchOptions(beamWidth: 3, maxLength: 8, lengthPenalty: .average(alpha: 0.6), nBest: 2, startToken: 1, endToken: 2, suppressedTokens: [0, 1, 3])
+        var all = ShowAttendTellStepDecoder(model: model, features: feats, imageCount: N, regions: P)
+        let together = beamSearch(&all, imageCount: N, options: o)
+        for i in 0..<N {
+            var one = ShowAttendTellStepDecoder(model: model, features: Array(feats[(i * P * E)..<((i + 1) * P * E)]), imageCount: 1, regions: P)
+            let alone = beamSearch(&one, imageCount: 1, options: o)[0]
+            XCTAssertEqual(alone.map(\.tokens), together[i].map(\.tokens))
+            for (a, b) in zip(alone, together[i]) { XCTAssertEqual(a.logProbability, b.logProbability, accuracy: 1e-4) }
+        }
+    }
 }
