@@ -1,5 +1,5 @@
 import XCTest
-@testable import Tensors
+import Tensors
 
 final class GEMMTests: XCTestCase {
     func testSmallProductMatchesHandComputed() {
