@@ -1,3 +1,5 @@
+import Tensors
+
 /// Sizes of the Show, Attend and Tell decoder (soft attention over image regions).
 public struct ShowAttendTellConfig: Sendable, Equatable, Codable {
     public var vocabularySize: Int
@@ -64,14 +66,14 @@ public final class ShowAttendTell {
     /// PyTorch's default initialisation for Linear/LSTMCell (uniform ±1/sqrt(fan_in)), and the tutorial's
     /// U(-0.1, 0.1) for the embedding and the output layer (output bias 0).
     public func initialise(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(seed: seed)
         for e in parameters.entries {
             let fanIn = e.shape.count > 1 ? e.shape[1] : (parameters.entries.first { $0.name == e.name.replacingSuffix(".bias", ".weight") }?.shape.last ?? 1)
             var bound = 1 / Float(fanIn).squareRoot()
             if e.name.hasPrefix("decode_step.") { bound = 1 / Float(config.hiddenSize).squareRoot() }
             if e.name == "embedding.weight" || e.name == "fc.weight" { bound = 0.1 }
             if e.name == "fc.bias" { bound = 0 }
-            for i in e.offset..<(e.offset + e.count) { parameters.values[i] = bound * (2 * rng.nextFloat() - 1) }
+            for i in e.offset..<(e.offset + e.count) { parameters.values[i] = bound * (2 * rng.uniformFloat() - 1) }
         }
     }
 }
@@ -80,19 +82,4 @@ extension String {
     func replacingSuffix(_ suffix: String, _ with: String) -> String {
         hasSuffix(suffix) ? String(dropLast(suffix.count)) + with : self
     }
-}
-
-/// A small, fast, seedable generator (SplitMix64): the same seed gives the same numbers on every machine.
-public struct SplitMix64: Sendable {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 24 random bits.
-    public mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 }

@@ -20,7 +20,7 @@ extension ShowAttendTell {
     /// gradient with respect to the features is written there (for fine-tuning the encoder).
     /// Dropout before the output layer uses `rng` (pass nil for none, e.g. in gradient checks).
     public func trainStep(_ batch: CaptionBatch, attentionPenaltyWeight: Float = 1,
-                          rng: inout SplitMix64?, featureGradient: UnsafeMutablePointer<Float>? = nil) -> StepLoss {
+                          rng: inout SeededRandom?, featureGradient: UnsafeMutablePointer<Float>? = nil) -> StepLoss {
         let c = config
         let (V, M, E, A, H, P, B) = (c.vocabularySize, c.embeddingSize, c.encoderSize, c.attentionSize, c.hiddenSize, batch.regions, batch.batchSize)
         let T = batch.maxLength
@@ -121,7 +121,7 @@ extension ShowAttendTell {
             if !dropScale.isEmpty, var generator = rng {
                 let keep = 1 - c.dropout
                 for k in 0..<(N * H) {
-                    let s: Float = generator.nextFloat() < keep ? 1 / keep : 0
+                    let s: Float = generator.uniformFloat() < keep ? 1 / keep : 0
                     dropScale[k] = s
                     hOut[k] *= s
                 }

@@ -1,4 +1,5 @@
 import XCTest
+import Tensors
 @testable import Captioning
 
 final class OverfitTests: XCTestCase {
@@ -7,8 +8,8 @@ final class OverfitTests: XCTestCase {
     func testShowAttendTellMemorisesEightCaptions() {
         for useAttention in [true, false] {
             let (N, P, E, V) = (8, 4, 8, 20)
-            var rng = SplitMix64(seed: 42)
-            let feats = (0..<(N * P * E)).map { _ in rng.nextFloat() * 2 - 1 }
+            var rng = SeededRandom(seed: 42)
+            let feats = (0..<(N * P * E)).map { _ in rng.uniformFloat() * 2 - 1 }
             let captions: [[Int]] = (0..<N).map { i in (0..<(3 + i % 4)).map { _ in 4 + Int(rng.next() % UInt64(V - 4)) } }
             let model = ShowAttendTell(ShowAttendTellConfig(vocabularySize: V, embeddingSize: 16, encoderSize: E, attentionSize: 16,
                                                             hiddenSize: 32, dropout: 0, useAttention: useAttention))
@@ -25,7 +26,7 @@ final class OverfitTests: XCTestCase {
             }
             let batch = CaptionBatch(features: batchFeats, regions: P, tokens: tokens, lengths: order.map { captions[$0].count + 1 })
             var adam = AdamOptimizer(parameterCount: model.parameters.count, learningRate: 0.01)
-            var none: SplitMix64? = nil
+            var none: SeededRandom? = nil
             var loss: Float = .infinity
             for _ in 0..<300 {
                 model.parameters.zeroGradients()

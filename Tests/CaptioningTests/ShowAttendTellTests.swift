@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import SafeTensors
+import Tensors
 @testable import Captioning
 
 /// Maximum |a - b| relative to max |b| (0 when both are zero).
@@ -32,7 +33,7 @@ final class ShowAttendTellTests: XCTestCase {
         let batch = CaptionBatch(features: try f.floats("input/features"), regions: P,
                                  tokens: try f.int64s("input/captions").map { Int32($0) }, lengths: lengths)
         var dFeat = [Float](repeating: 0, count: B * P * E)
-        var rng: SplitMix64? = nil
+        var rng: SeededRandom? = nil
         let loss = dFeat.withUnsafeMutableBufferPointer { model.trainStep(batch, attentionPenaltyWeight: 1, rng: &rng, featureGradient: $0.baseAddress!) }
         XCTAssertEqual(loss.crossEntropy, try f.floats("output/ce")[0], accuracy: 1e-5)
         XCTAssertEqual(loss.attentionPenalty, try f.floats("output/penalty")[0], accuracy: 1e-6)
@@ -55,11 +56,11 @@ final class ShowAttendTellTests: XCTestCase {
         let config = ShowAttendTellConfig(vocabularySize: 7, embeddingSize: 3, encoderSize: 5, hiddenSize: 4, dropout: 0, useAttention: false)
         let model = ShowAttendTell(config)
         model.initialise(seed: 3)
-        var rng = SplitMix64(seed: 9)
+        var rng = SeededRandom(seed: 9)
         let (B, P) = (2, 3)
-        let feats = (0..<(B * P * 5)).map { _ in rng.nextFloat() * 2 - 1 }
+        let feats = (0..<(B * P * 5)).map { _ in rng.uniformFloat() * 2 - 1 }
         let batch = CaptionBatch(features: feats, regions: P, tokens: [1, 4, 5, 2, 0, 1, 6, 2, 0, 0], lengths: [3, 2])
-        var none: SplitMix64? = nil
+        var none: SeededRandom? = nil
         _ = model.trainStep(batch, rng: &none)
         let analytic = model.parameters.gradients
         let eps: Float = 1e-2
@@ -108,9 +109,9 @@ final class ShowAttendTellTests: XCTestCase {
     func testBeamSearchOverTheDecoder() {
         let model = ShowAttendTell(ShowAttendTellConfig(vocabularySize: 9, embeddingSize: 4, encoderSize: 3, attentionSize: 5, hiddenSize: 6, dropout: 0))
         model.initialise(seed: 11)
-        var rng = SplitMix64(seed: 5)
+        var rng = SeededRandom(seed: 5)
         let (N, P, E) = (3, 4, 3)
-        let feats = (0..<(N * P * E)).map { _ in rng.nextFloat() * 4 - 2 }
+        let feats = (0..<(N * P * E)).map { _ in rng.uniformFloat() * 4 - 2 }
         let o = BeamSearchOptions(beamWidth: 3, maxLength: 8, lengthPenalty: .average(alpha: 0.6), nBest: 2, startToken: 1, endToken: 2, suppressedTokens: [0, 1, 3])
         var all = ShowAttendTellStepDecoder(model: model, features: feats, imageCount: N, regions: P)
         let together = beamSearch(&all, imageCount: N, options: o)
