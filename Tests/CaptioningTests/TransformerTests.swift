@@ -82,4 +82,41 @@ final class TransformerTests: XCTestCase {
         XCTAssertLessThanOrEqual(kinks, 3, "too many entries skipped as kinks (\(kinks) of \(checked + kinks))")
         XCTAssertGreaterThan(checked, 100)
     }
+
+    /// Cached step-by-step decoding with teacher-forced tokens gives PyTorch's full-prefix logits (as log-probabilities).
+    func testCachedDecodingMatchesFullPrefixComputation() throws {
+        let (f, m) = try loadGolden()
+        let shape = try f.shape("input/features")
+        let (B, P) = (shape[0], shape[1])
+        let tokens = try f.int64s("input/tokens").map(Int.init)
+        let logits = try f.floats("output/logits")
+        let V = m.config.vocabularySize
+        let T = tokens.count / B - 1
+        var d = TransformerStepDecoder(model: m, features: try f.floats("input/features"), imageCount: B, regions: P)
+        for t in 0..<T {
+            let (logp, att) = d.step(lastTokens: (0..<B).map { tokens[$0 * (T + 1) + t] })
+            for b in 0..<B {
+                var want = Array(logits[((b * T + t) * V)..<((b * T + t + 1) * V)])
+                logSoftmaxRows(&want, rows: 1, columns: V)
+                XCTAssertLessThan(relativeError(Array(logp[(b * V)..<((b + 1) * V)]), want), 1e-5, "b=\(b) t=\(t)")
+                XCTAssertEqual(att![(b * P)..<((b + 1) * P)].reduce(0, +), 1, accuracy: 1e-5, "attention rows sum to 1")
+            }
+        }
+    }
+
+    /// Beam search with the cache: batched equals one image at a time.
+    func testBeamSearchBatchedEqualsSingle() throws {
+        let (f, m) = try loadGolden()
+        let shape = try f.shape("input/features")
+        let feats = try f.floats("input/features")
+        let per = shape[1] * shape[2]
+        let o = BeamSearchOptions(beamWidth: 3, maxLength: 10, lengthPenalty: .average(alpha: 0.7), nBest: 3, startToken: 1, endToken: 2, suppressedTokens: [0, 1, 3])
+        var all = TransformerStepDecoder(model: m, features: feats, imageCount: shape[0], regions: shape[1])
+        let together = beamSearch(&all, imageCount: shape[0], options: o)
+        for i in 0..<shape[0] {
+            var one = TransformerStepDecoder(model: m, features: Array(feats[(i * per)..<((i + 1) * per)]), imageCount: 1, regions: shape[1])
+            let alone = beamSearch(&one, imageCount: 1, options: o)[0]
+            XCTAssertEqual(alone.map(\.tokens), together[i].map(\.tokens))
+        }
+    }
 }
