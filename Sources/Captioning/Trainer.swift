@@ -95,18 +95,44 @@ public enum TrainingOutcome: Equatable, Sendable {
     case interrupted
 }
 
-/// Teacher-forced training of a Show-Attend-Tell decoder on cached region features, validated after every
-/// epoch by a real decode scored with BLEU-4. Batches hold captions of one length (grouped by length,
-/// shuffled with a seed per epoch), so resuming mid-epoch replays exactly the same order.
-public final class ShowAttendTellTrainer {
-    public let model: ShowAttendTell
+/// A decoder the trainer can drive: parameters in one store and a teacher-forced forward/backward step.
+public protocol TrainableDecoder: AnyObject {
+    var parameters: ParameterStore { get }
+    /// Whether the step uses the dropout generator.
+    var usesDropout: Bool { get }
+    /// Forward + backward of one batch, accumulating gradients.
+    func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss
+}
+
+extension ShowAttendTell: TrainableDecoder {
+    public var usesDropout: Bool { config.dropout > 0 }
+    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss {
+        trainStep(batch, attentionPenaltyWeight: config.useAttention ? options.attentionPenalty : 0, rng: &rng)
+    }
+}
+
+extension TransformerDecoder: TrainableDecoder {
+    public var usesDropout: Bool { config.dropout > 0 }
+    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss {
+        trainStep(batch, padToken: 0, rng: &rng)
+    }
+}
+
+/// Teacher-forced training of a decoder on cached region features, validated after every epoch by a real
+/// decode scored with BLEU-4. Batches hold captions of one length (grouped by length, shuffled with a seed
+/// per epoch), so resuming mid-epoch replays exactly the same order.
+public final class DecoderTrainer<Model: TrainableDecoder> {
+    public let model: Model
     public let options: TrainingOptions
     let examples: [TrainingExample]
     let features: [Float]
     let regions: Int
 
     /// - Parameters: `features`: `[images, regions, encoderSize]` for the images `examples` refer to.
-    public init(model: ShowAttendTell, options: TrainingOptions, examples: [TrainingExample], features: [Float], regions: Int) {
+    let encoderSize: Int
+
+    public init(model: Model, options: TrainingOptions, examples: [TrainingExample], features: [Float], regions: Int, encoderSize: Int) {
+        self.encoderSize = encoderSize
         self.model = model
         self.options = options
         self.examples = examples
@@ -134,7 +160,7 @@ public final class ShowAttendTellTrainer {
     }
 
     func makeBatch(_ indices: [Int]) -> CaptionBatch {
-        let E = model.config.encoderSize
+        let E = encoderSize
         let L = examples[indices[0]].words.count
         var tokens: [Int32] = []
         tokens.reserveCapacity(indices.count * (L + 2))
@@ -157,7 +183,7 @@ public final class ShowAttendTellTrainer {
     ///   - save: writes a checkpoint of the model, optimiser and state; `best` when this epoch is the best so far.
     ///   - log: receives each epoch's record.
     public func run(state initial: TrainingState, optimizer initialOptimizer: AdamOptimizer?,
-                    validate: (ShowAttendTell) throws -> ValidationScores,
+                    validate: (Model) throws -> ValidationScores,
                     save: (TrainingState, AdamOptimizer, _ best: Bool) throws -> Void,
                     log: (EpochRecord) throws -> Void = { _ in },
                     progress: Bool = true) throws -> (TrainingOutcome, TrainingState) {
@@ -172,8 +198,8 @@ public final class ShowAttendTellTrainer {
             while state.batchInEpoch < plan.count {
                 let batch = makeBatch(plan[state.batchInEpoch])
                 model.parameters.zeroGradients()
-                var rng: SeededRandom? = model.config.dropout > 0 ? SeededRandom(seed: state.dropoutState) : nil
-                let loss = model.trainStep(batch, attentionPenaltyWeight: options.attentionPenalty, rng: &rng)
+                var rng: SeededRandom? = model.usesDropout ? SeededRandom(seed: state.dropoutState) : nil
+                let loss = model.trainStep(batch, options: options, rng: &rng)
                 if let rng { state.dropoutState = rng.state }
                 if options.gradientClip > 0 { model.parameters.clipGradients(value: options.gradientClip) }
                 adam.update(model.parameters)

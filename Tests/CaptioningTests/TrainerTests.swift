@@ -15,7 +15,7 @@ final class TrainerTests: XCTestCase {
         return (ex, feats)
     }
 
-    func trainer(_ seed: UInt64 = 1, epochs: Int = 2) -> ShowAttendTellTrainer {
+    func trainer(_ seed: UInt64 = 1, epochs: Int = 2) -> DecoderTrainer<ShowAttendTell> {
         let (ex, feats) = data()
         let m = ShowAttendTell(config)
         m.initialise(seed: 4)
@@ -25,7 +25,7 @@ final class TrainerTests: XCTestCase {
         o.learningRate = 0.01
         o.seed = seed
         o.patience = 10
-        return ShowAttendTellTrainer(model: m, options: o, examples: ex, features: feats, regions: regions)
+        return DecoderTrainer(model: m, options: o, examples: ex, features: feats, regions: regions, encoderSize: 5)
     }
 
     func validate(_ m: ShowAttendTell) -> ValidationScores {
@@ -91,5 +91,23 @@ final class TrainerTests: XCTestCase {
         }
         XCTAssertEqual(try losses(3), try losses(3))
         XCTAssertNotEqual(try losses(3), try losses(4))
+    }
+
+    func testTransformerTrainsThroughTheSameTrainer() throws {
+        let (ex, feats) = data()
+        let m = TransformerDecoder(TransformerConfig(vocabularySize: 12, modelSize: 8, heads: 2, feedForwardSize: 16, layers: 1, encoderSize: 5, maxPositions: 8))
+        m.initialise(seed: 1)
+        var o = TrainingOptions()
+        o.epochs = 3
+        o.batchSize = 4
+        o.learningRate = 0.01
+        let t = DecoderTrainer(model: m, options: o, examples: ex, features: feats, regions: regions, encoderSize: 5)
+        var losses: [Double] = []
+        let (outcome, state) = try t.run(state: TrainingState(options: o), optimizer: nil,
+                                         validate: { _ in ValidationScores(bleu: [0, 0, 0, 0], cider: 0, rougeL: 0) },
+                                         save: { _, _, _ in }, log: { losses.append($0.trainLoss) }, progress: false)
+        XCTAssertEqual(outcome, .completed)
+        XCTAssertEqual(state.epoch, 3)
+        XCTAssertLessThan(losses.last!, losses.first!)
     }
 }
