@@ -32,6 +32,7 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int? =
     let loss = used > 0 ? Float(total / Double(used)) : 0
     let shape = logits.shape
     return Variable.record(Tensor(scalar: loss), [logits]) { g in
+        let lp = logp.readPointer
         let scale = used > 0 ? g.item / Float(used) : 0
         let offTarget = labelSmoothing / Float(c)
         let grad = Tensor(shape: shape) { o in

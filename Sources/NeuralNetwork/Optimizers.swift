@@ -116,15 +116,16 @@ public final class Adam: Optimizer {
                 let bc1 = 1 - Float(Double(b1).pow(s.step)), bc2 = 1 - Float(Double(b2).pow(s.step))
                 let stepSize = lr / bc1, bc2Sqrt = bc2.squareRoot()
                 let n = g.count
-                let gp = g.readPointer
-                s.m.withUnsafeMutableBufferPointer { mp in
-                    s.v.withUnsafeMutableBufferPointer { vp in
-                        p.value.withUnsafeMutableBufferPointer { pp in
-                            for i in 0..<n {
-                                let gi = gp[i]
-                                mp[i] = b1 * mp[i] + (1 - b1) * gi
-                                vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
-                                pp[i] -= stepSize * mp[i] / (vp[i].squareRoot() / bc2Sqrt + e)
+                g.withUnsafeBufferPointer { gp in
+                    s.m.withUnsafeMutableBufferPointer { mp in
+                        s.v.withUnsafeMutableBufferPointer { vp in
+                            p.value.withUnsafeMutableBufferPointer { pp in
+                                for i in 0..<n {
+                                    let gi = gp[i]
+                                    mp[i] = b1 * mp[i] + (1 - b1) * gi
+                                    vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
+                                    pp[i] -= stepSize * mp[i] / (vp[i].squareRoot() / bc2Sqrt + e)
+                                }
                             }
                         }
                     }
