@@ -1,1 +1,0 @@
-// Tests for NeuralNetwork are added with the module's implementation.
