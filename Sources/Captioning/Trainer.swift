@@ -22,6 +22,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var patience = 4
     /// Multiply the learning rate by this after an epoch without improvement.
     public var decayOnPlateau: Float = 0.8
+    /// Linear learning-rate warm-up over this many steps (0 = none); the transformer wants it.
+    public var warmupSteps = 0
     /// Token id of `<start>`, `<end>`.
     public var startToken: Int32 = 1
     public var endToken: Int32 = 2
@@ -189,7 +191,6 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
                     progress: Bool = true) throws -> (TrainingOutcome, TrainingState) {
         var state = initial
         var adam = initialOptimizer ?? AdamOptimizer(parameterCount: model.parameters.count, learningRate: state.learningRate)
-        adam.learningRate = state.learningRate
         if state.finished { return (.completed, state) }
         while state.epoch < options.epochs {
             let plan = batches(epoch: state.epoch)
@@ -202,6 +203,7 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
                 let loss = model.trainStep(batch, options: options, rng: &rng)
                 if let rng { state.dropoutState = rng.state }
                 if options.gradientClip > 0 { model.parameters.clipGradients(value: options.gradientClip) }
+                adam.learningRate = state.learningRate * (options.warmupSteps > 0 ? min(1, Float(state.step + 1) / Float(options.warmupSteps)) : 1)
                 adam.update(model.parameters)
                 state.step += 1
                 state.batchInEpoch += 1
@@ -220,7 +222,7 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
             let seconds = ProgressReporter.now() - started
             let record = EpochRecord(epoch: state.epoch + 1, trainLoss: state.lossSum / Double(max(state.lossCount, 1)),
                                      bleu1: scores.bleu[0], bleu2: scores.bleu[1], bleu3: scores.bleu[2], bleu4: scores.bleu[3],
-                                     cider: scores.cider, rougeL: scores.rougeL, seconds: seconds, learningRate: adam.learningRate)
+                                     cider: scores.cider, rougeL: scores.rougeL, seconds: seconds, learningRate: state.learningRate)
             state.history.append(record)
             state.epoch += 1
             state.batchInEpoch = 0
@@ -234,9 +236,9 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
                 state.epochsWithoutImprovement = 0
             } else {
                 state.epochsWithoutImprovement += 1
-                adam.learningRate *= options.decayOnPlateau
+                state.learningRate *= options.decayOnPlateau
             }
-            state.learningRate = adam.learningRate
+            adam.learningRate = state.learningRate
             let stop = state.epochsWithoutImprovement >= options.patience
             if stop || state.epoch >= options.epochs { state.finished = true }
             try log(record)
