@@ -107,19 +107,25 @@ public func beamSearch<D: StepDecoder>(_ decoder: inout D, imageCount: Int, opti
             for (r, h) in rows.enumerated() {
                 let base = (row + r) * V
                 let banned = bannedTokens(h.tokens, n: o.noRepeatNgram)
+                // The best 2K tokens of this row (enough to refill K live after up to K of them finish),
+                // kept in a small sorted array: one pass over the vocabulary, no full sort.
+                let keep = 2 * K
                 var rowCands: [(Int, Double)] = []
+                rowCands.reserveCapacity(keep + 1)
+                var threshold = -Double.infinity
                 for v in 0..<V {
-                    if o.suppressedTokens.contains(v) && v != o.endToken { continue }
-                    if v == o.endToken && h.tokens.count < o.minLength { continue }
-                    if banned.contains(v) { continue }
                     let lp = Double(logp[base + v])
+                    if rowCands.count == keep && lp <= threshold { continue }
                     if lp == -.infinity || lp.isNaN { continue }
-                    rowCands.append((v, h.logProb + lp))
-                }
-                // Keep the best 2K per row: enough to refill K live after up to K of them finish.
-                if rowCands.count > 2 * K {
-                    rowCands.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
-                    rowCands.removeLast(rowCands.count - 2 * K)
+                    if v == o.endToken && h.tokens.count < o.minLength { continue }
+                    if o.suppressedTokens.contains(v) && v != o.endToken { continue }
+                    if banned.contains(v) { continue }
+                    let s = h.logProb + lp
+                    var at = rowCands.count
+                    while at > 0 && rowCands[at - 1].1 < s { at -= 1 }
+                    rowCands.insert((v, s), at: at)
+                    if rowCands.count > keep { rowCands.removeLast() }
+                    if rowCands.count == keep { threshold = rowCands[keep - 1].1 - h.logProb }
                 }
                 for (v, s) in rowCands { cands.append((r, v, s)) }
             }
