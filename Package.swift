@@ -48,12 +48,12 @@ let package = Package(
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Tensors", "SafeTensors"], swiftSettings: strict + vectorFlags),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Tensors", "SafeTensors"], exclude: ["Golden"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "SafeTensors"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "TextTests", dependencies: ["Text"], swiftSettings: strict),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], swiftSettings: strict),
-        .testTarget(name: "CaptioningTests", dependencies: ["Captioning", "NeuralNetwork", "Tensors", "Text"], swiftSettings: strict + vectorFlags),
+        .testTarget(name: "CaptioningTests", dependencies: ["Captioning", "NeuralNetwork", "Tensors", "Text", "SafeTensors"], exclude: ["Golden"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "CLITests", dependencies: ["caption"], swiftSettings: strict),
     ]
 )

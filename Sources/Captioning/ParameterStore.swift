@@ -1,0 +1,57 @@
+/// Named parameters of one model in one contiguous buffer, with a gradient buffer of the same layout.
+/// Names and shapes follow PyTorch's state dicts, so a store saves to and loads from safetensors 1:1;
+/// contiguity lets optimisers and global-norm clipping run as single loops.
+public final class ParameterStore {
+    public struct Entry: Sendable, Equatable {
+        public let name: String
+        public let shape: [Int]
+        public let offset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public private(set) var entries: [Entry] = []
+    private var index: [String: Int] = [:]
+    public var values: [Float] = []
+    public var gradients: [Float] = []
+
+    public init() {}
+
+    /// Registers a parameter and returns its offset. Values start at zero.
+    @discardableResult
+    public func add(_ name: String, shape: [Int]) -> Int {
+        precondition(index[name] == nil, "parameter \(name) registered twice")
+        let e = Entry(name: name, shape: shape, offset: values.count)
+        index[name] = entries.count
+        entries.append(e)
+        values += [Float](repeating: 0, count: e.count)
+        gradients += [Float](repeating: 0, count: e.count)
+        return e.offset
+    }
+
+    public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
+
+    public var count: Int { values.count }
+
+    public func zeroGradients() {
+        gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    /// A copy of one parameter's values.
+    public func value(_ name: String) -> [Float] {
+        guard let e = entry(name) else { return [] }
+        return Array(values[e.offset..<(e.offset + e.count)])
+    }
+
+    /// Replaces one parameter's values (count must match).
+    public func setValue(_ name: String, _ v: [Float]) {
+        guard let e = entry(name) else { preconditionFailure("no parameter \(name)") }
+        precondition(v.count == e.count, "parameter \(name): \(v.count) values for shape \(e.shape)")
+        values.replaceSubrange(e.offset..<(e.offset + e.count), with: v)
+    }
+
+    /// A copy of one parameter's gradient.
+    public func gradient(_ name: String) -> [Float] {
+        guard let e = entry(name) else { return [] }
+        return Array(gradients[e.offset..<(e.offset + e.count)])
+    }
+}
