@@ -7,7 +7,7 @@ prefix) and outputs of LSTMCell, MultiheadAttention (batch_first, causal self-at
 key-padded cross-attention), cross_entropy (ignore_index, label_smoothing, huge logits) with the
 gradient of the logits, and a few optimiser steps (SGD momentum/nesterov, Adam, AdamW) on fixed
 gradients, and Conv2d (stride, padding, groups) -> BatchNorm2d (training step, then eval, with
-the updated running statistics) -> MaxPool2d. Float32, CPU, deterministic.
+the updated running statistics) -> MaxPool2d, and LayerNorm. Float32, CPU, deterministic.
 """
 import os
 import torch
@@ -95,6 +95,14 @@ for k, v in bn.state_dict().items():
     if k != "num_batches_tracked":
         out[f"bn.{k}"] = v
 out.update({"conv.input": img, "conv.output": y, "bn.train_output": z, "bn.eval_output": z_eval, "pool.output": pooled})
+
+# LayerNorm(6) with non-trivial affine parameters on [2, 3, 6].
+ln = torch.nn.LayerNorm(6)
+with torch.no_grad():
+    ln.weight.uniform_(0.5, 1.5)
+    ln.bias.uniform_(-0.5, 0.5)
+    lx = torch.randn(2, 3, 6) * 2 + 1
+    out.update({"ln.weight": ln.weight.clone(), "ln.bias": ln.bias.clone(), "ln.input": lx, "ln.output": ln(lx)})
 
 out = {k: v.contiguous().to(torch.float32) for k, v in out.items()}
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.safetensors")
