@@ -47,6 +47,13 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    func testLayerNorm() throws {
+        let ln = LayerNorm(6)
+        try StateDict.load(ln, from: golden, prefix: "ln.", strict: false)
+        let y = withNoGrad { ln(Variable(try! t("ln.input"))) }
+        assertClose(y.value, try t("ln.output"), 2e-6, "LayerNorm")
+    }
+
     func testCrossEntropy() throws {
         let logits = Variable(try t("ce.logits"), requiresGrad: true)
         let targets = try t("ce.targets").scalars.map { Int($0) }

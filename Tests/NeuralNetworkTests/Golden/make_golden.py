@@ -6,7 +6,8 @@ Writes golden.safetensors beside this script: inputs, parameters (PyTorch state-
 prefix) and outputs of LSTMCell, MultiheadAttention (batch_first, causal self-attention and
 key-padded cross-attention), cross_entropy (ignore_index, label_smoothing, huge logits) with the
 gradient of the logits, and a few optimiser steps (SGD momentum/nesterov, Adam, AdamW) on fixed
-gradients. Float32, CPU, deterministic.
+gradients, and Conv2d (stride, padding, groups) -> BatchNorm2d (training step, then eval, with
+the updated running statistics) -> MaxPool2d, and LayerNorm. Float32, CPU, deterministic.
 """
 import os
 import torch
@@ -75,6 +76,33 @@ run("sgd_momentum", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_
 run("sgd_nesterov", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True))
 run("adam", lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.1))
 run("adamw", lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1))
+
+# Conv2d (stride 2, padding 1, groups 2, bias), BatchNorm2d one training step then eval, MaxPool2d(3, 2, 1).
+conv = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2)
+img = torch.randn(2, 4, 7, 6)
+bn = torch.nn.BatchNorm2d(6)
+with torch.no_grad():
+    bn.weight.uniform_(0.5, 1.5)
+    bn.bias.uniform_(-0.5, 0.5)
+    y = conv(img)
+    z = bn(y)
+    bn.eval()
+    z_eval = bn(y)
+    pooled = torch.nn.functional.max_pool2d(z, 3, 2, 1)
+for k, v in conv.state_dict().items():
+    out[f"conv.{k}"] = v
+for k, v in bn.state_dict().items():
+    if k != "num_batches_tracked":
+        out[f"bn.{k}"] = v
+out.update({"conv.input": img, "conv.output": y, "bn.train_output": z, "bn.eval_output": z_eval, "pool.output": pooled})
+
+# LayerNorm(6) with non-trivial affine parameters on [2, 3, 6].
+ln = torch.nn.LayerNorm(6)
+with torch.no_grad():
+    ln.weight.uniform_(0.5, 1.5)
+    ln.bias.uniform_(-0.5, 0.5)
+    lx = torch.randn(2, 3, 6) * 2 + 1
+    out.update({"ln.weight": ln.weight.clone(), "ln.bias": ln.bias.clone(), "ln.input": lx, "ln.output": ln(lx)})
 
 out = {k: v.contiguous().to(torch.float32) for k, v in out.items()}
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.safetensors")
