@@ -1,1 +1,0 @@
-// The Vision module. See README.md, "Architecture".
