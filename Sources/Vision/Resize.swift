@@ -98,11 +98,12 @@ struct PillowCoefficients {
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 weights.withUnsafeBufferPointer { wk in
+                    start.withUnsafeBufferPointer { st in count.withUnsafeBufferPointer { ct in
                     for y in 0..<h {
                         let row = src.baseAddress! + y * inW * 3
                         let orow = dst.baseAddress! + y * outW * 3
                         for xx in 0..<outW {
-                            let x0 = start[xx], n = count[xx], kp = wk.baseAddress! + xx * ks
+                            let x0 = st[xx], n = ct[xx], kp = wk.baseAddress! + xx * ks
                             var s0 = half, s1 = half, s2 = half
                             for x in 0..<n {
                                 let p = row + (x0 + x) * 3, w = kp[x]
@@ -115,6 +116,7 @@ struct PillowCoefficients {
                             orow[xx * 3 + 2] = PillowCoefficients.clip8(s2)
                         }
                     }
+                    } }
                 }
             }
         }
