@@ -37,6 +37,18 @@ struct PlanarBatch {
     }
 }
 
+/// Reusable column buffer of one forward pass (so large lowering buffers are not mapped and faulted in per layer).
+final class ConvScratch {
+    private(set) var pointer: UnsafeMutablePointer<Float>
+    private(set) var capacity: Int
+    init() { capacity = 0; pointer = .allocate(capacity: 1) }
+    func reserve(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if n > capacity { pointer.deallocate(); pointer = .allocate(capacity: n); capacity = n }
+        return pointer
+    }
+    deinit { pointer.deallocate() }
+}
+
 /// A convolution with batch norm folded in (`w' = w * gamma / sqrt(var + eps)`, `b' = beta - mean * scale`)
 /// or with its own bias, optionally followed by a residual add and ReLU.
 struct FoldedConv {
@@ -74,7 +86,7 @@ struct FoldedConv {
     func outSize(_ n: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
 
     /// `relu(conv(x) + bias + residual)` (each part optional) on a CNHW batch.
-    func apply(_ x: PlanarBatch, relu: Bool, residual: PlanarBatch? = nil) -> PlanarBatch {
+    func apply(_ x: PlanarBatch, relu: Bool, residual: PlanarBatch? = nil, scratch: ConvScratch? = nil) -> PlanarBatch {
         precondition(x.channels == inChannels, "convolution expects \(inChannels) channels, got \(x.channels)")
         let n = x.batch, h = x.height, w = x.width, oh = outSize(h), ow = outSize(w), p = oh * ow
         let cols = n * p, kk = k
@@ -89,8 +101,8 @@ struct FoldedConv {
             } else {
                 // Lower whole images at a time, keeping the column buffer near 16 MB.
                 let per = max(1, min(n, (4 << 20) / max(kk * p, 1)))
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: kk * p * per)
-                defer { buffer.deallocate() }
+                let own = scratch ?? ConvScratch()
+                let buffer = own.reserve(kk * p * per)
                 var n0 = 0
                 while n0 < n {
                     let nb = min(per, n - n0)
