@@ -26,6 +26,7 @@ public struct Augmentation: Sendable {
 
     /// The crop box and flip drawn for an image of `width x height` (after resizing): (left, top, flip).
     public mutating func draw(width: Int, height: Int, size: Int) -> (left: Int, top: Int, flip: Bool) {
+        precondition(width >= size && height >= size && size > 0, "crop of \(size) from \(width)x\(height)")
         var left = roundHalfEvenHalf(width - size), top = roundHalfEvenHalf(height - size)
         if randomCrop {
             top = rng.int(below: height - size + 1)
