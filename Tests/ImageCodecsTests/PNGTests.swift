@@ -3,7 +3,7 @@ import XCTest
 @testable import ImageCodecs
 
 final class PNGTests: XCTestCase {
-    struct Entry: Decodable { let name: String; let width: Int; let height: Int; let depth: Int; let colorType: Int; let interlaced: Bool; let alpha: Bool }
+    struct Entry: Decodable { let name: String; let width: Int; let height: Int; let depth: Int; let colorType: Int; let interlaced: Bool; let alpha: Bool; let orientation: Int }
 
     func manifest() throws -> [Entry] {
         let data = try Data(contentsOf: URL(fileURLWithPath: fixtureDirectory("png") + "/manifest.json"))
@@ -26,6 +26,7 @@ final class PNGTests: XCTestCase {
             let rgb = try decodePNG(file)
             XCTAssertEqual(rgb.width, e.width)
             XCTAssertEqual(rgb.height, e.height)
+            XCTAssertEqual(rgb.orientation, e.orientation, "\(e.name): EXIF orientation as Pillow's getexif() reads it")
             assertSame(rgb.pixels, try readBytes("\(dir)/\(e.name).white"), "\(e.name): composited on white")
         }
     }
