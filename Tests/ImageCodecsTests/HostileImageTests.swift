@@ -7,7 +7,7 @@ import XCTest
 /// of the declared size): no crash, no hang, and no allocation beyond the pixel cap.
 final class HostileImageTests: XCTestCase {
     func testCorpusThrows() throws {
-        let dir = fixtureDirectory("hostile")
+        let dir = codecsFixtures("hostile")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasSuffix(".py") }.sorted()
         XCTAssertGreaterThanOrEqual(names.count, 50)
         let start = Date()
@@ -23,9 +23,9 @@ final class HostileImageTests: XCTestCase {
     }
 
     func testSpecificMessages() throws {
-        let dir = fixtureDirectory("hostile")
+        let dir = codecsFixtures("hostile")
         func message(_ name: String) -> String {
-            do { _ = try decodeImage(try readBytes("\(dir)/\(name)")); return "decoded" } catch { return "\(error)" }
+            do { _ = try decodeImage(try fileBytes("\(dir)/\(name)")); return "decoded" } catch { return "\(error)" }
         }
         XCTAssertEqual(message("png_65535x65535.png"), "image of 65535x65535 pixels is above the limit of \(maximumImagePixels) pixels")
         XCTAssertEqual(message("png_zero_width.png"), "invalid PNG dimensions 0x3")
@@ -98,7 +98,7 @@ final class HostileImageTests: XCTestCase {
     /// (IEND and trailing chunks are not needed, as in Pillow) where the image must be the full one.
     func testTruncationAtEveryLength() throws {
         for path in ["png/p4ti.png", "png/rgba16i.png", "png/g1.png", "png/rgb8_split.png", "pnm/rgb_65535.ppm", "bmp/rgb24.bmp", "pnm/g_1000.pgm"] {
-            let file = try readBytes(fixtureDirectory("") + "/" + path)
+            let file = try fileBytes(codecsFixtures("") + "/" + path)
             let full = try decodeImage(file)
             var endOfData = file.count
             if path.hasSuffix(".png") {
@@ -131,7 +131,7 @@ final class HostileImageTests: XCTestCase {
         var decoded = 0, rejected = 0
         let start = Date()
         for name in ["rgb8.png", "p2ti.png", "rgba16.png", "g16i.png", "ga8i.png", "rgb8_stored.png", "rgb8_wide.png"] {
-            let file = try readBytes(fixtureDirectory("png") + "/" + name)
+            let file = try fileBytes(codecsFixtures("png") + "/" + name)
             for trial in 0..<150 {
                 var bytes = file
                 for _ in 0..<(1 + random(4)) {

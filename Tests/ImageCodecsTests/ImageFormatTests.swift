@@ -46,20 +46,20 @@ final class ImageFormatTests: XCTestCase {
     }
 
     func testDecodeImageDispatches() throws {
-        let png = try readBytes(fixtureDirectory("png") + "/rgb8.png")
+        let png = try fileBytes(codecsFixtures("png") + "/rgb8.png")
         XCTAssertEqual(try decodeImage(png), try decodePNG(png))
-        let ppm = try readBytes(fixtureDirectory("pnm") + "/rgb_255.ppm")
+        let ppm = try fileBytes(codecsFixtures("pnm") + "/rgb_255.ppm")
         XCTAssertEqual(try decodeImage(ppm), try decodePNM(ppm))
     }
 
     func testBMPFixturesMatchPillow() throws {
-        let dir = fixtureDirectory("bmp")
+        let dir = codecsFixtures("bmp")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".bmp") }
         XCTAssertEqual(names.count, 6)
         for name in names.sorted() {
             let image = try loadImage(path: "\(dir)/\(name)")
             XCTAssertEqual([image.width, image.height], [5, 3], name)
-            assertSame(image.pixels, try readBytes("\(dir)/\(name).rgb"), name)
+            assertBytesEqual(image.pixels, try fileBytes("\(dir)/\(name).rgb"), name)
         }
     }
 
@@ -76,7 +76,7 @@ final class ImageFormatTests: XCTestCase {
         _ = FileManager.default.createFile(atPath: empty, contents: Data())
         XCTAssertThrowsError(try loadImage(path: empty)) { XCTAssertEqual("\($0)", "\(empty): empty file") }
         // A PNG named .jpg is decoded as what it is; a truncated one names the path and the problem.
-        let png = try readBytes(fixtureDirectory("png") + "/rgb8.png")
+        let png = try fileBytes(codecsFixtures("png") + "/rgb8.png")
         let photo = dir + "/photo.jpg"
         _ = FileManager.default.createFile(atPath: photo, contents: Data(png))
         XCTAssertEqual(try loadImage(path: photo), try decodePNG(png))

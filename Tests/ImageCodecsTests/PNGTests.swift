@@ -6,28 +6,28 @@ final class PNGTests: XCTestCase {
     struct Entry: Decodable { let name: String; let width: Int; let height: Int; let depth: Int; let colorType: Int; let interlaced: Bool; let alpha: Bool; let orientation: Int }
 
     func manifest() throws -> [Entry] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: fixtureDirectory("png") + "/manifest.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: codecsFixtures("png") + "/manifest.json"))
         return try JSONDecoder().decode([Entry].self, from: data)
     }
 
     /// Every colour type, depth and interlacing against Pillow's convert("RGB"), convert("RGBA") and a paste on white.
     func testFixturesMatchPillow() throws {
-        let dir = fixtureDirectory("png")
+        let dir = codecsFixtures("png")
         let entries = try manifest()
         XCTAssertGreaterThan(entries.count, 40)
         for e in entries {
-            let file = try readBytes("\(dir)/\(e.name).png")
+            let file = try fileBytes("\(dir)/\(e.name).png")
             let header = try readPNGHeader(file)
             XCTAssertEqual(header, PNGHeader(width: e.width, height: e.height, bitDepth: e.depth, colorType: e.colorType, interlaced: e.interlaced), e.name)
             let pixels = try decodePNGPixels(file)
             XCTAssertEqual(pixels.hasAlpha, e.alpha, e.name)
-            assertSame(pixels.droppingAlpha().pixels, try readBytes("\(dir)/\(e.name).rgb"), "\(e.name): convert('RGB')")
-            assertSame(rgba(pixels), try readBytes("\(dir)/\(e.name).rgba"), "\(e.name): convert('RGBA')")
+            assertBytesEqual(pixels.droppingAlpha().pixels, try fileBytes("\(dir)/\(e.name).rgb"), "\(e.name): convert('RGB')")
+            assertBytesEqual(rgba(pixels), try fileBytes("\(dir)/\(e.name).rgba"), "\(e.name): convert('RGBA')")
             let rgb = try decodePNG(file)
             XCTAssertEqual(rgb.width, e.width)
             XCTAssertEqual(rgb.height, e.height)
             XCTAssertEqual(rgb.orientation, e.orientation, "\(e.name): EXIF orientation as Pillow's getexif() reads it")
-            assertSame(rgb.pixels, try readBytes("\(dir)/\(e.name).white"), "\(e.name): composited on white")
+            assertBytesEqual(rgb.pixels, try fileBytes("\(dir)/\(e.name).white"), "\(e.name): composited on white")
         }
     }
 
@@ -48,7 +48,7 @@ final class PNGTests: XCTestCase {
     /// The two real photos in ../shared: size and pixels checked with Pillow 13
     /// (`Image.open(p).convert("RGB").getpixel((x, y))`).
     func testSharedPhotos() throws {
-        guard let shared = sharedDirectory() else { throw XCTSkip("../shared not found: skipping the shared photos") }
+        guard let shared = codecsSharedDirectory() else { throw XCTSkip("../shared not found: skipping the shared photos") }
         let photos = shared + "/weights/pretrained/photos"
         for (name, w, h, probes) in PNGTests.pillowProbes {
             let image = try loadImage(path: "\(photos)/\(name)")
@@ -149,8 +149,8 @@ final class PNGTests: XCTestCase {
     }
 
     func testEncoderRoundTripsTheSharedPhoto() throws {
-        guard let shared = sharedDirectory() else { throw XCTSkip("../shared not found: skipping the shared photo round trip") }
-        let file = try readBytes(shared + "/weights/pretrained/photos/chelsea.png")
+        guard let shared = codecsSharedDirectory() else { throw XCTSkip("../shared not found: skipping the shared photo round trip") }
+        let file = try fileBytes(shared + "/weights/pretrained/photos/chelsea.png")
         let image = try decodePNGPixels(file)
         let png = encodePNG(image)
         XCTAssertEqual(try decodePNGPixels(png), image)

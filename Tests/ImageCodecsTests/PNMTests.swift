@@ -5,15 +5,15 @@ import XCTest
 final class PNMTests: XCTestCase {
     /// Every fixture against Pillow's convert("RGB") (see Fixtures/pnm/make_fixtures.py for the one exception).
     func testFixturesMatchPillow() throws {
-        let dir = fixtureDirectory("pnm")
+        let dir = codecsFixtures("pnm")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { [".ppm", ".pgm", ".pbm"].contains(String($0.suffix(4))) }
         XCTAssertGreaterThanOrEqual(names.count, 16)
         for name in names.sorted() {
             let image = try loadImage(path: "\(dir)/\(name)")
-            assertSame(image.pixels, try readBytes("\(dir)/\(name).rgb"), name)
+            assertBytesEqual(image.pixels, try fileBytes("\(dir)/\(name).rgb"), name)
             XCTAssertEqual(image.width, name.hasSuffix(".pbm") ? 10 : 7, name)
             XCTAssertEqual(image.height, 5, name)
-            let format = detectImageFormat(try readBytes("\(dir)/\(name)"))
+            let format = detectImageFormat(try fileBytes("\(dir)/\(name)"))
             XCTAssertEqual(format, name.hasSuffix(".ppm") ? .ppm : name.hasSuffix(".pgm") ? .pgm : .pbm, name)
         }
     }
