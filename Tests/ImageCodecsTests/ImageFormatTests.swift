@@ -50,6 +50,11 @@ final class ImageFormatTests: XCTestCase {
         XCTAssertEqual(try decodeImage(png), try decodePNG(png))
         let ppm = try fileBytes(codecsFixtures("pnm") + "/rgb_255.ppm")
         XCTAssertEqual(try decodeImage(ppm), try decodePNM(ppm))
+        if let shared = codecsSharedDirectory() {
+            let jpeg = try fileBytes(shared + "/weights/pretrained/photos/rocket.jpg")
+            XCTAssertEqual(detectImageFormat(jpeg), .jpeg)
+            XCTAssertEqual(try? decodeImage(jpeg), try? decodeJPEG(jpeg))
+        }
     }
 
     func testBMPFixturesMatchPillow() throws {
