@@ -124,6 +124,9 @@ struct Deflater {
     static let minMatch = 3, maxMatch = 258
     /// Longest hash chain followed per position (speed/size trade-off, zlib's level 6 uses 128).
     var maxChain = 64
+    /// Shortest match kept. 3 is deflate's minimum; 6 suits PNG-filtered data (small residuals code better as
+    /// literals), which is what zlib's Z_FILTERED strategy does and brings us to Pillow's file sizes.
+    var minimumMatch = 3
 
     /// Symbols of one block: a literal is `byte`, a match is `0x8000_0000 | length << 16 | distance`.
     static func lengthSymbol(_ length: Int) -> (Int, Int, Int) {
@@ -161,6 +164,7 @@ struct Deflater {
         var blockStart = 0
         let mask = Deflater.windowSize - 1
         let maxChain = self.maxChain
+        let minimumMatch = self.minimumMatch
         data.withUnsafeBufferPointer { d in
             let p = d.baseAddress!
             var i = 0
@@ -173,7 +177,7 @@ struct Deflater {
                     head[h] = Int32(nextInsert)
                     nextInsert += 1
                 }
-                var (len, dist) = Deflater.longest(p, n, i, head, prev, maxChain, skipSelf: true)
+                var (len, dist) = Deflater.longest(p, n, i, head, prev, maxChain, minimumMatch)
                 if len > 0 && len < 16 && i + 1 < n { // zlib's max_lazy
                     // Lazy matching: prefer a longer match starting at the next byte.
                     if nextInsert <= i + 1 && i + 3 < n {
@@ -182,7 +186,7 @@ struct Deflater {
                         head[h] = Int32(i + 1)
                         nextInsert = i + 2
                     }
-                    let (l2, d2) = Deflater.longest(p, n, i + 1, head, prev, maxChain, skipSelf: true)
+                    let (l2, d2) = Deflater.longest(p, n, i + 1, head, prev, maxChain, minimumMatch)
                     if l2 > len {
                         symbols.append(UInt32(p[i]))
                         i += 1
@@ -212,13 +216,14 @@ struct Deflater {
         return Int((v &* 2_654_435_761) >> UInt32(32 - Deflater.hashBits))
     }
 
-    /// Longest earlier match for position `i` (which is already in the chains when `skipSelf`).
+    /// Longest earlier match for position `i` (already in the chains): (length, distance), or (0, 0) if none is at
+    /// least `minimumMatch` long (a 3-byte match more than 4 KiB back is not worth it either, as in zlib).
     @inline(__always) static func longest(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ head: UnsafeMutablePointer<Int32>,
-                                          _ prev: UnsafeMutablePointer<Int32>, _ maxChain: Int, skipSelf: Bool) -> (Int, Int) {
+                                          _ prev: UnsafeMutablePointer<Int32>, _ maxChain: Int, _ minimumMatch: Int) -> (Int, Int) {
         guard i + 2 < n else { return (0, 0) }
         var best = 0, bestDist = 0
         var cand = Int(head[hash(p, i)])
-        if skipSelf && cand == i { cand = Int(prev[i & (windowSize - 1)]) }
+        if cand == i { cand = Int(prev[i & (windowSize - 1)]) }
         var chain = maxChain
         let limit = min(maxMatch, n - i)
         while cand >= 0 && cand < i && i - cand <= windowSize && chain > 0 {
@@ -243,7 +248,7 @@ struct Deflater {
             cand = next
             chain -= 1
         }
-        return best >= minMatch ? (best, bestDist) : (0, 0)
+        return (best >= minimumMatch && !(best == 3 && bestDist > 4096)) ? (best, bestDist) : (0, 0)
     }
 
     func writeBlock(_ symbols: [UInt32], _ raw: UnsafeBufferPointer<UInt8>, final: Bool, _ out: inout BitWriter) {
@@ -358,9 +363,11 @@ struct Deflater {
 }
 
 /// Compresses `data` into a zlib stream (RFC 1950: header, deflate data, Adler-32).
-func zlibCompress(_ data: [UInt8]) -> [UInt8] {
+func zlibCompress(_ data: [UInt8], filtered: Bool = false) -> [UInt8] {
     var out: [UInt8] = [0x78, 0x9C]
-    out += Deflater().compress(data)
+    var deflater = Deflater()
+    if filtered { deflater.minimumMatch = 6 }
+    out += deflater.compress(data)
     let a = Adler32.checksum(data)
     out += [UInt8(a >> 24), UInt8((a >> 16) & 0xFF), UInt8((a >> 8) & 0xFF), UInt8(a & 0xFF)]
     return out

@@ -53,7 +53,7 @@ public func encodePNG(_ image: PixelImage) -> [UInt8] {
     for v in [UInt32(w), UInt32(h)] { ihdr += [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
     ihdr += [8, colorType, 0, 0, 0]
     appendChunk(&out, "IHDR", ihdr)
-    let z = zlibCompress(raw)
+    let z = zlibCompress(raw, filtered: true)
     var start = 0
     repeat {
         let end = min(z.count, start + (1 << 20))
