@@ -55,6 +55,16 @@ public func decodePNMPixels(_ bytes: [UInt8]) throws(ImageError) -> PixelImage {
         throw ImageError("corrupt \(kind) data (maxval \(maxval) is not in 1...65535)")
     }
     let count = width * height * channels
+    // Check that the file can hold the raster before allocating it (a tiny file must not cost 300 MB).
+    let available = bytes.count - scan.pos
+    let needed: Int
+    switch type {
+    case 4: needed = (width + 7) / 8 * height
+    case 5, 6: needed = count * (maxval > 255 ? 2 : 1)
+    case 1: needed = count
+    default: needed = 2 * count - 1 // a digit and a separator per sample
+    }
+    guard available >= needed else { throw ImageError("truncated \(kind) data") }
     var out = [UInt8](repeating: 0, count: count)
     // Pillow: min(255, round(v / maxval * 255)), Python's round (ties to even) on doubles.
     var lut: [UInt8] = []
