@@ -74,3 +74,14 @@ final class JPEGTests: XCTestCase {
         XCTAssertThrowsError(try decodeJPEG([]))
     }
 }
+
+/// Timing, only when JPEG_BENCH names a folder of .jpg files: `JPEG_BENCH=/tmp/bench swift test -c release ...`.
+final class JPEGBenchmarkTests: XCTestCase {
+    func testBenchmark() throws {
+        guard let dir = ProcessInfo.processInfo.environment["JPEG_BENCH"] else { throw XCTSkip("JPEG_BENCH not set") }
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".jpg") {
+            let ms = try jpegDecodeBenchmark(try readBytes(dir + "/" + f), iterations: 30)
+            print("jpeg bench \(f): \(String(format: "%.2f", ms)) ms")
+        }
+    }
+}
