@@ -116,6 +116,7 @@ final class JPEGHostileTests: XCTestCase {
         var twelveBit = d
         twelveBit[sofMarker + 3] = 12
         assertThrows(twelveBit, "12-bit", contains: "precision")
+        assertThrows(try fixture("unsupported_arithmetic_16x16"), "arithmetic (cjpeg)", contains: "arithmetic")
         assertThrows([0xFF, 0xD8], "SOI only")
         assertThrows([0xFF, 0xD8, 0xFF, 0xD9], "no image", contains: "no image")
         var rng = SplitMix64(seed: 7)

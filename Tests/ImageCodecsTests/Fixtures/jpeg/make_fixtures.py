@@ -1,13 +1,15 @@
 """Makes the tiny JPEG fixtures in this folder and expected.safetensors, their pixels as Pillow decodes them.
 
-    python3 make_fixtures.py     (needs Pillow 13, numpy, safetensors, simplejpeg)
+    python3 make_fixtures.py     (needs Pillow 13, numpy, safetensors, simplejpeg, and cjpeg from
+                                  Debian's libjpeg-turbo-progs)
 
 Images are synthetic (seeded gradients, noise and edges), so nothing here comes from a third party.
 Pillow writes baseline/progressive/restart/grayscale/CMYK/EXIF files; simplejpeg (libjpeg-turbo's
-TurboJPEG API) writes 4:4:0, 4:1:1 and YCCK, which Pillow cannot write. The expected pixels are always
+TurboJPEG API) writes 4:4:0, 4:1:1 and YCCK, which Pillow cannot write; cjpeg writes custom scan
+scripts (non-interleaved sequential scans), mixed sampling factors and arithmetic coding. The expected pixels are always
 `Image.open(f).convert("RGB")`, and the EXIF orientation Pillow reports goes into the metadata.
 """
-import io, json, os
+import io, json, os, subprocess, tempfile
 import numpy as np
 from PIL import Image
 import simplejpeg
@@ -39,6 +41,18 @@ def pillow(arr, mode, **kw):
     return b.getvalue()
 
 
+def cjpeg(arr, *args, scans=None):
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "in.ppm" if arr.ndim == 3 else "in.pgm")
+        Image.fromarray(arr).save(src)
+        extra = []
+        if scans is not None:
+            with open(os.path.join(d, "scans.txt"), "w") as f:
+                f.write(scans)
+            extra = ["-scans", os.path.join(d, "scans.txt")]
+        return subprocess.run(["cjpeg", *args, *extra, src], check=True, capture_output=True).stdout
+
+
 def exif_bytes(orientation):
     e = Image.Exif()
     e[0x0112] = orientation
@@ -68,7 +82,27 @@ fixtures = {
     "tiny_2x2_420": lambda: pillow(synthetic(2, 2, 20), "RGB", quality=85),
     "tiny_3x5_420": lambda: pillow(synthetic(3, 5, 21), "RGB", quality=85),
     "tiny_4x1_422": lambda: pillow(synthetic(4, 1, 22), "RGB", quality=85, subsampling=1),
+    "rgb_adobe_keep_rgb_19x11": lambda: pillow(synthetic(19, 11, 23), "RGB", quality=90, keep_rgb=True),
+    "rgb_cjpeg_19x11": lambda: cjpeg(synthetic(19, 11, 24), "-rgb", "-quality", "90"),
+    "sof1_16bit_quant_27x13": lambda: pillow(synthetic(27, 13, 25), "RGB", qtables=[[300 + i for i in range(64)], [2 + i for i in range(64)]]),
+    "sequential_noninterleaved_420_35x21": lambda: cjpeg(synthetic(35, 21, 26), "-quality", "85", "-sample", "2x2",
+                                                         scans="0: 0-63, 0, 0;\n1: 0-63, 0, 0;\n2: 0-63, 0, 0;\n"),
+    "sequential_y_then_cbcr_420_35x21": lambda: cjpeg(synthetic(35, 21, 27), "-quality", "85", "-sample", "2x2",
+                                                      scans="0: 0-63, 0, 0;\n1 2: 0-63, 0, 0;\n"),
+    "mixed_sampling_2x2_1x1_2x1_29x19": lambda: cjpeg(synthetic(29, 19, 28), "-quality", "85", "-sample", "2x2,1x1,2x1"),
+    "mixed_sampling_1x1_2x2_1x2_29x19": lambda: cjpeg(synthetic(29, 19, 29), "-quality", "85", "-sample", "1x1,2x2,1x2"),
+    "gray_sampled_2x2_23x13": lambda: cjpeg(synthetic(23, 13, 30)[..., 0], "-grayscale", "-quality", "85", "-sample", "2x2"),
+    "restart_422_rows_45x21": lambda: cjpeg(synthetic(45, 21, 31), "-quality", "85", "-sample", "2x1", "-restart", "1"),
+    "restart_progressive_blocks_45x21": lambda: cjpeg(synthetic(45, 21, 32), "-quality", "85", "-progressive", "-restart", "2B"),
 }
+
+# Decodable by Pillow but deliberately unsupported here: the tests expect an error naming the reason.
+unsupported = {
+    "unsupported_arithmetic_16x16": lambda: cjpeg(synthetic(16, 16, 33), "-arithmetic"),
+}
+for name, make in unsupported.items():
+    with open(os.path.join(HERE, name + ".jpg"), "wb") as f:
+        f.write(make())
 
 tensors, meta = {}, {}
 for name, make in fixtures.items():
