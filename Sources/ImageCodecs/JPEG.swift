@@ -134,19 +134,27 @@ final class JPEGDecoder {
         coefficients = frame.components.map { JPEGCoefficients(count: $0.blocksPerLine * $0.blocksPerColumn * 64) }
     }
 
-    /// IDCT of every block holding image data, per component.
+    /// IDCT of every block holding image data, per component (with libjpeg's block smoothing when a
+    /// progressive file leaves low-frequency coefficients imprecise).
     static func inverseTransform(frame: JPEGFrame, coefficients: [JPEGCoefficients]) -> [JPEGPlane] {
         var planes: [JPEGPlane] = []
+        let smooth = smoothingApplies(frame)
         for (ci, c) in frame.components.enumerated() {
             let plane = JPEGPlane(stride: c.dataBlocksPerLine * 8, rows: c.dataBlocksPerColumn * 8)
             let q = c.quant ?? [Int32](repeating: 0, count: 64)
             let coef = coefficients[ci].p
+            let ws = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
+            defer { ws.deallocate() }
             q.withUnsafeBufferPointer { qp in
                 let qb = qp.baseAddress!
                 for by in 0..<c.dataBlocksPerColumn {
                     for bx in 0..<c.dataBlocksPerLine {
-                        jpegIDCTBlock(coef + (by * c.blocksPerLine + bx) * 64, qb,
-                                      plane.p + by * 8 * plane.stride + bx * 8, plane.stride)
+                        var block = UnsafePointer(coef + (by * c.blocksPerLine + bx) * 64)
+                        if smooth {
+                            smoothBlock(c, coef, totalIMCURows: frame.mcusPerColumn, bx: bx, by: by, q: q, ws: ws)
+                            block = UnsafePointer(ws)
+                        }
+                        jpegIDCTBlock(block, qb, plane.p + by * 8 * plane.stride + bx * 8, plane.stride)
                     }
                 }
             }
