@@ -218,3 +218,10 @@ let jpegNaturalOrder: [Int] = [
     58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
     63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
 ]
+
+/// `jpegNaturalOrder` as a pointer for hot loops (80 entries, never freed).
+nonisolated(unsafe) let jpegNaturalOrderPointer: UnsafeMutablePointer<Int> = {
+    let p = UnsafeMutablePointer<Int>.allocate(capacity: jpegNaturalOrder.count)
+    p.initialize(from: jpegNaturalOrder, count: jpegNaturalOrder.count)
+    return p
+}()
