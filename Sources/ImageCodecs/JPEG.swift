@@ -33,7 +33,9 @@ final class JPEGDecoder {
             try readMarkers(buf.baseAddress!, buf.count)
         }
         guard let frame, scanCount > 0 else { throw ImageError("JPEG contains no image") }
-        let planes = Self.inverseTransform(frame: frame, coefficients: coefficients)
+        let coefs = coefficients
+        coefficients = []
+        let planes = Self.inverseTransform(frame: frame, coefficients: coefs)
         let pixels = JPEGColor.convert(frame: frame, planes: planes, space: colorSpace)
         return RGBImage(width: frame.width, height: frame.height, pixels: pixels, orientation: orientation ?? 1)
     }
@@ -136,7 +138,8 @@ final class JPEGDecoder {
 
     /// IDCT of every block holding image data, per component (with libjpeg's block smoothing when a
     /// progressive file leaves low-frequency coefficients imprecise).
-    static func inverseTransform(frame: JPEGFrame, coefficients: [JPEGCoefficients]) -> [JPEGPlane] {
+    static func inverseTransform(frame: JPEGFrame, coefficients consumed: __owned [JPEGCoefficients]) -> [JPEGPlane] {
+        var coefficients = consumed
         var planes: [JPEGPlane] = []
         let smooth = smoothingApplies(frame)
         for (ci, c) in frame.components.enumerated() {
@@ -159,6 +162,7 @@ final class JPEGDecoder {
                 }
             }
             planes.append(plane)
+            if !smooth { coefficients[ci] = JPEGCoefficients(count: 0) }  // release as soon as done
         }
         return planes
     }
