@@ -113,3 +113,26 @@ final class JPEGExifTests: XCTestCase {
         XCTAssertEqual(try decodeJPEG(try withSegments([broken, exif(6)])).orientation, 1, "Pillow reads only the first")
     }
 }
+
+/// Differential check against a folder of `NAME.jpg` + `NAME.rgb` (Pillow's pixels), only when
+/// JPEG_DIFF names it (made by a throwaway generator; not run in CI).
+final class JPEGDifferentialTests: XCTestCase {
+    func testFolderMatchesPillow() throws {
+        guard let dir = ProcessInfo.processInfo.environment["JPEG_DIFF"] else { throw XCTSkip("JPEG_DIFF not set") }
+        var checked = 0
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".jpg") {
+            let base = dir + "/" + f.dropLast(4)
+            let want = try readBytes(base + ".rgb")
+            do {
+                let im = try decodeJPEG(try readBytes(dir + "/" + f))
+                let diff = maxDifference(im.pixels, want)
+                let args = (try? String(contentsOfFile: base + ".txt", encoding: .utf8)) ?? ""
+                XCTAssertEqual(diff, 0, "\(f) (\(args.dropLast())): max difference \(diff)")
+            } catch {
+                XCTFail("\(f): \(error)")
+            }
+            checked += 1
+        }
+        print("checked \(checked) files")
+    }
+}
