@@ -74,6 +74,12 @@ final class JPEGHostileTests: XCTestCase {
         var huge = d
         huge[sof + 1] = 0xFF; huge[sof + 2] = 0xFF; huge[sof + 3] = 0xFF; huge[sof + 4] = 0xFF
         assertThrows(huge, "65535x65535", contains: "too large")
+        // Large but under the pixel cap, with the data of a 33x17 image: runs out of data and throws, quickly.
+        var big = d
+        big[sof + 1] = 0x0B; big[sof + 2] = 0xB8; big[sof + 3] = 0x0F; big[sof + 4] = 0xA0  // 3000, 4000
+        let t0 = Date()
+        assertThrows(big, "4000x3000 declared, 33x17 data", contains: "ends early")
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 2)
         var zeroH = d
         zeroH[sof + 1] = 0; zeroH[sof + 2] = 0
         assertThrows(zeroH, "zero height", contains: "zero dimensions")
