@@ -146,7 +146,8 @@ enum JPEGMarkers {
         var idx: [Int] = [], dc: [Int] = [], ac: [Int] = []
         for k in 0..<n {
             let cid = Int(p[1 + 2 * k]), t = p[2 + 2 * k]
-            guard let ci = frame.components.firstIndex(where: { $0.id == cid }), !idx.contains(ci) else {
+            // The first frame component with this id not yet in the scan (files with duplicate ids exist).
+            guard let ci = frame.components.indices.first(where: { frame.components[$0].id == cid && !idx.contains($0) }) else {
                 throw ImageError("corrupt JPEG scan header (unknown or repeated component \(cid))")
             }
             idx.append(ci)

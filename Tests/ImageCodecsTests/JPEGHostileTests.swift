@@ -186,6 +186,18 @@ final class JPEGToleranceTests: XCTestCase {
         XCTAssertEqual(try decodeJPEG(stripped), try decodeJPEG(d))
     }
 
+    /// Frames whose components share one id (libjpeg matches scan components in order; Pillow decodes
+    /// such a file exactly like the original).
+    func testDuplicateComponentIds() throws {
+        var d = try readBytes(jpegFixtures + "/baseline_444_33x17.jpg")
+        let reference = try decodeJPEG(d)
+        let sof = try XCTUnwrap(d.indices.first { d[$0] == 0xFF && d[$0 + 1] == 0xC0 })
+        for c in 0..<3 { d[sof + 10 + 3 * c] = 7 }
+        let sos = try XCTUnwrap(d.indices.first { d[$0] == 0xFF && d[$0 + 1] == 0xDA })
+        for c in 0..<3 { d[sos + 5 + 2 * c] = 7 }
+        XCTAssertEqual(try decodeJPEG(d), reference)
+    }
+
     /// Fill bytes before markers, unknown APPn and COM segments, garbage between segments and data
     /// after EOI are all skipped, as libjpeg does.
     func testFillBytesUnknownSegmentsAndTrailingData() throws {
