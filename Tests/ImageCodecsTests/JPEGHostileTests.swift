@@ -6,7 +6,9 @@ import XCTest
 /// decodable, a well-formed image), never a crash or a hang.
 final class JPEGHostileTests: XCTestCase {
     let sources = ["baseline_420_33x17", "progressive_420_37x29", "restart_420_50x34",
-                   "restart_progressive_40x24", "gray_31x15", "ycck_21x13", "baseline_440_33x17"]
+                   "restart_progressive_40x24", "gray_31x15", "ycck_21x13", "baseline_440_33x17",
+                   "progressive_unrefined_ac_420_45x37", "sequential_y_then_cbcr_420_35x21",
+                   "mixed_sampling_2x2_1x1_2x1_29x19", "cmyk_adobe_21x13"]
 
     func fixture(_ name: String) throws -> [UInt8] { try readBytes(jpegFixtures + "/\(name).jpg") }
 
@@ -48,7 +50,7 @@ final class JPEGHostileTests: XCTestCase {
         var thrown = 0, decoded = 0
         for name in sources {
             let original = try fixture(name)
-            for _ in 0..<1500 {
+            for _ in 0..<1000 {
                 var d = original
                 for _ in 0..<(1 + Int(rng.next() % 4)) {
                     let i = Int(rng.next() % UInt64(d.count))
@@ -65,7 +67,7 @@ final class JPEGHostileTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(thrown, 0)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 20, "byte flips took too long")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 60, "byte flips took too long")
     }
 
     func testHugeAndZeroDimensions() throws {
