@@ -10,7 +10,7 @@ final class JPEGHostileTests: XCTestCase {
                    "progressive_unrefined_ac_420_45x37", "sequential_y_then_cbcr_420_35x21",
                    "mixed_sampling_2x2_1x1_2x1_29x19", "cmyk_adobe_21x13"]
 
-    func fixture(_ name: String) throws -> [UInt8] { try readBytes(jpegFixtures + "/\(name).jpg") }
+    func fixture(_ name: String) throws -> [UInt8] { try jpegReadBytes(jpegFixtures + "/\(name).jpg") }
 
     /// Offset of the first byte after marker 0xFF `code`'s two length bytes, i.e. its payload.
     func payload(of code: UInt8, in d: [UInt8]) -> Int? {
@@ -45,7 +45,7 @@ final class JPEGHostileTests: XCTestCase {
 
     /// Seeded random byte changes: decode or throw, quickly.
     func testRandomByteFlips() throws {
-        var rng = SplitMix64(seed: 0x5EED_0005)
+        var rng = JPEGSplitMix64(seed: 0x5EED_0005)
         let start = Date()
         var thrown = 0, decoded = 0
         for name in sources {
@@ -127,7 +127,7 @@ final class JPEGHostileTests: XCTestCase {
         assertThrows(try fixture("unsupported_arithmetic_16x16"), "arithmetic (cjpeg)", contains: "arithmetic")
         assertThrows([0xFF, 0xD8], "SOI only")
         assertThrows([0xFF, 0xD8, 0xFF, 0xD9], "no image", contains: "no image")
-        var rng = SplitMix64(seed: 7)
+        var rng = JPEGSplitMix64(seed: 7)
         for _ in 0..<200 {
             let junk = [0xFF, 0xD8] + (0..<Int(rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             _ = try? decodeJPEG(junk)
@@ -158,8 +158,8 @@ final class JPEGHostileTests: XCTestCase {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for reproducible fuzzing.
-struct SplitMix64 {
+/// A small deterministic generator (JPEGSplitMix64) for reproducible fuzzing.
+struct JPEGSplitMix64 {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -175,7 +175,7 @@ final class JPEGToleranceTests: XCTestCase {
     /// Without DHT segments (Motion-JPEG style) libjpeg uses the standard tables for slots 0 and 1;
     /// Pillow's default (non-optimised) encoder writes exactly those, so the pixels must not change.
     func testMissingHuffmanTablesUseTheStandardOnes() throws {
-        let d = try readBytes(jpegFixtures + "/baseline_420_33x17.jpg")
+        let d = try jpegReadBytes(jpegFixtures + "/baseline_420_33x17.jpg")
         var stripped: [UInt8] = [0xFF, 0xD8]
         var i = 2
         while i + 4 <= d.count, d[i] == 0xFF, d[i + 1] != 0xDA {
@@ -191,7 +191,7 @@ final class JPEGToleranceTests: XCTestCase {
     /// Frames whose components share one id (libjpeg matches scan components in order; Pillow decodes
     /// such a file exactly like the original).
     func testDuplicateComponentIds() throws {
-        var d = try readBytes(jpegFixtures + "/baseline_444_33x17.jpg")
+        var d = try jpegReadBytes(jpegFixtures + "/baseline_444_33x17.jpg")
         let reference = try decodeJPEG(d)
         let sof = try XCTUnwrap(d.indices.first { d[$0] == 0xFF && d[$0 + 1] == 0xC0 })
         for c in 0..<3 { d[sof + 10 + 3 * c] = 7 }
@@ -203,7 +203,7 @@ final class JPEGToleranceTests: XCTestCase {
     /// Fill bytes before markers, unknown APPn and COM segments, garbage between segments and data
     /// after EOI are all skipped, as libjpeg does.
     func testFillBytesUnknownSegmentsAndTrailingData() throws {
-        let d = try readBytes(jpegFixtures + "/progressive_420_37x29.jpg")
+        let d = try jpegReadBytes(jpegFixtures + "/progressive_420_37x29.jpg")
         let reference = try decodeJPEG(d)
         let app9: [UInt8] = [0xFF, 0xE9, 0, 6, 1, 2, 3, 4]
         let com: [UInt8] = [0xFF, 0xFE, 0, 5] + Array("hi!".utf8)

@@ -14,10 +14,10 @@ private func jpegSharedDirectory() -> String? {
 /// The committed JPEG fixtures (made by make_fixtures.py beside them).
 let jpegFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/jpeg").path
 
-func readBytes(_ path: String) throws -> [UInt8] { try FileBytes.read(path) }
+func jpegReadBytes(_ path: String) throws -> [UInt8] { try FileBytes.read(path) }
 
 /// Largest absolute difference between two pixel arrays of the same size (Int.max if sizes differ).
-func maxDifference(_ a: [UInt8], _ b: some Collection<UInt8>) -> Int {
+func jpegMaxDifference(_ a: [UInt8], _ b: some Collection<UInt8>) -> Int {
     guard a.count == b.count else { return Int.max }
     var m = 0
     for (x, y) in zip(a, b) { m = max(m, abs(Int(x) - Int(y))) }
@@ -30,13 +30,13 @@ final class JPEGTests: XCTestCase {
         let expected = try SafeTensorsFile(contentsOf: jpegFixtures + "/expected.safetensors")
         XCTAssertGreaterThanOrEqual(expected.names.count, 20)
         for name in expected.names {
-            let data = try readBytes(jpegFixtures + "/\(name).jpg")
+            let data = try jpegReadBytes(jpegFixtures + "/\(name).jpg")
             let image: RGBImage
             do { image = try decodeJPEG(data) } catch { XCTFail("\(name): \(error)"); continue }
             let shape = try expected.shape(name)
             XCTAssertEqual([image.height, image.width, 3], shape, name)
             let want = try expected.rawBytes(name)
-            let diff = maxDifference(image.pixels, want)
+            let diff = jpegMaxDifference(image.pixels, want)
             XCTAssertEqual(diff, 0, "\(name): max difference \(diff) from Pillow")
             let meta = try JSONValue.parse(expected.metadata[name] ?? "{}")
             XCTAssertEqual(image.orientation, meta["orientation"]?.intValue, "\(name): orientation")
@@ -49,9 +49,9 @@ final class JPEGTests: XCTestCase {
         let golden = try SafeTensorsFile(contentsOf: shared + "/weights/golden/photo_preprocess.safetensors")
         for (file, tensor) in [("photo.jpg", "decoded_rgb"), ("photo_420.jpg", "photo_420_decoded_rgb"),
                                ("photo_420_progressive.jpg", "photo_420_decoded_rgb")] {
-            let image = try decodeJPEG(try readBytes(shared + "/weights/golden/" + file))
+            let image = try decodeJPEG(try jpegReadBytes(shared + "/weights/golden/" + file))
             XCTAssertEqual([image.height, image.width, 3], try golden.shape(tensor), file)
-            let diff = maxDifference(image.pixels, try golden.rawBytes(tensor))
+            let diff = jpegMaxDifference(image.pixels, try golden.rawBytes(tensor))
             XCTAssertEqual(diff, 0, "\(file): max difference \(diff) from Pillow")
         }
     }
@@ -59,7 +59,7 @@ final class JPEGTests: XCTestCase {
     /// rocket.jpg: FNV-1a 64 of Pillow's `convert("RGB")` pixels (computed with Python).
     func testRocketMatchesPillowHash() throws {
         guard let shared = jpegSharedDirectory() else { throw XCTSkip("../shared not found: skipping rocket.jpg test") }
-        let image = try decodeJPEG(try readBytes(shared + "/weights/pretrained/photos/rocket.jpg"))
+        let image = try decodeJPEG(try jpegReadBytes(shared + "/weights/pretrained/photos/rocket.jpg"))
         XCTAssertEqual(image.width, 640)
         XCTAssertEqual(image.height, 427)
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -80,7 +80,7 @@ final class JPEGBenchmarkTests: XCTestCase {
     func testBenchmark() throws {
         guard let dir = ProcessInfo.processInfo.environment["JPEG_BENCH"] else { throw XCTSkip("JPEG_BENCH not set") }
         for f in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".jpg") {
-            let ms = try jpegDecodeBenchmark(try readBytes(dir + "/" + f), iterations: 30)
+            let ms = try jpegDecodeBenchmark(try jpegReadBytes(dir + "/" + f), iterations: 30)
             print("jpeg bench \(f): \(String(format: "%.2f", ms)) ms")
         }
     }
@@ -99,7 +99,7 @@ final class JPEGExifTests: XCTestCase {
     }
 
     func withSegments(_ segments: [[UInt8]]) throws -> [UInt8] {
-        let d = try readBytes(jpegFixtures + "/baseline_420_33x17.jpg")
+        let d = try jpegReadBytes(jpegFixtures + "/baseline_420_33x17.jpg")
         return Array(d[0..<2]) + segments.flatMap { $0 } + Array(d[2...])
     }
 
@@ -122,10 +122,10 @@ final class JPEGDifferentialTests: XCTestCase {
         var checked = 0
         for f in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".jpg") {
             let base = dir + "/" + f.dropLast(4)
-            let want = try readBytes(base + ".rgb")
+            let want = try jpegReadBytes(base + ".rgb")
             do {
-                let im = try decodeJPEG(try readBytes(dir + "/" + f))
-                let diff = maxDifference(im.pixels, want)
+                let im = try decodeJPEG(try jpegReadBytes(dir + "/" + f))
+                let diff = jpegMaxDifference(im.pixels, want)
                 let args = (try? String(contentsOfFile: base + ".txt", encoding: .utf8)) ?? ""
                 XCTAssertEqual(diff, 0, "\(f) (\(args.dropLast())): max difference \(diff)")
             } catch {
