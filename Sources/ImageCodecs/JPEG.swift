@@ -1,10 +1,10 @@
 // JPEG decoding entry point: the marker loop, then IDCT, upsampling and colour conversion.
 
-/// Decodes a JPEG file (baseline, extended sequential or progressive) to RGB exactly as Pillow
+/// Decodes a JPEG file (baseline, extended sequential or progressive; Huffman or arithmetic coded) to RGB exactly as Pillow
 /// (libjpeg-turbo, ISLOW IDCT, fancy upsampling) does: `Image.open(f).convert("RGB")`.
 /// Grayscale becomes R = G = B; Adobe CMYK/YCCK is converted as Pillow converts CMYK to RGB.
 /// The EXIF orientation is reported in `orientation`, not applied. Truncated or corrupt data, images
-/// above `maximumImagePixels` and unsupported variants (arithmetic coding, lossless, 12-bit) throw.
+/// above `maximumImagePixels` and unsupported variants (lossless, hierarchical, 12-bit) throw.
 public func decodeJPEG(_ data: [UInt8]) throws(ImageError) -> RGBImage {
     try JPEGDecoder().decode(data)
 }
@@ -20,6 +20,7 @@ final class JPEGDecoder {
     var dc: [JPEGHuffmanTable?] = [nil, nil, nil, nil]
     var ac: [JPEGHuffmanTable?] = [nil, nil, nil, nil]
     var restartInterval = 0
+    var arithmeticConditioning = JPEGArithmeticConditioning()
     var coefficients: [JPEGCoefficients] = []
     var sawJFIF = false
     var adobeTransform: Int?
@@ -78,13 +79,13 @@ final class JPEGDecoder {
             let seg = ArraySlice(payload)
             pos += len
             switch m {
-            case 0xC0, 0xC1, 0xC2:
+            case 0xC0, 0xC1, 0xC2, 0xC9, 0xCA:
                 guard frame == nil else { throw ImageError("corrupt JPEG (more than one frame header)") }
-                frame = try JPEGMarkers.parseFrame(seg, progressive: m == 0xC2)
+                frame = try JPEGMarkers.parseFrame(seg, progressive: m == 0xC2 || m == 0xCA, arithmetic: m >= 0xC9)
             case 0xC3, 0xC5, 0xC6, 0xC7, 0xCB, 0xCD, 0xCE, 0xCF:
                 throw ImageError("unsupported JPEG variant (lossless or hierarchical, SOF\(m - 0xC0))")
-            case 0xC9, 0xCA:
-                throw ImageError("unsupported JPEG variant (arithmetic coding)")
+            case 0xCC:
+                try arithmeticConditioning.parse(seg)
             case 0xC4:
                 try JPEGMarkers.parseHuffmanTables(seg, dc: &dc, ac: &ac)
             case 0xDB:
@@ -106,8 +107,8 @@ final class JPEGDecoder {
                 if orientation == nil, let o = JPEGMarkers.exifOrientation(seg) { orientation = o }
             case 0xEE:
                 if adobeTransform == nil, let t = JPEGMarkers.adobeTransform(seg) { adobeTransform = t }
-            case 0xE2...0xED, 0xEF, 0xFE, 0xCC, 0xDC:
-                continue  // other APPn, COM, DAC, DNL
+            case 0xE2...0xED, 0xEF, 0xFE, 0xDC:
+                continue  // other APPn, COM, DNL
             default:
                 throw ImageError("corrupt JPEG (unknown marker 0xFF\(String(m, radix: 16, uppercase: true)))")
             }

@@ -27,6 +27,7 @@ struct JPEGComponent {
 /// The frame header (SOFn).
 struct JPEGFrame {
     var progressive: Bool
+    var arithmetic = false
     var width: Int
     var height: Int
     var components: [JPEGComponent]
@@ -52,7 +53,7 @@ struct JPEGScan {
 
 enum JPEGMarkers {
     /// Parses SOF0/1/2 (the payload after the length field).
-    static func parseFrame(_ s: ArraySlice<UInt8>, progressive: Bool) throws(ImageError) -> JPEGFrame {
+    static func parseFrame(_ s: ArraySlice<UInt8>, progressive: Bool, arithmetic: Bool = false) throws(ImageError) -> JPEGFrame {
         let p = Array(s)
         guard p.count >= 6 else { throw ImageError("corrupt JPEG frame header (too short)") }
         guard p[0] == 8 else { throw ImageError("unsupported JPEG sample precision \(p[0]) bits (only 8-bit is supported)") }
@@ -75,7 +76,7 @@ enum JPEGMarkers {
             guard q < 4 else { throw ImageError("corrupt JPEG frame header (quantisation table \(q))") }
             comps.append(JPEGComponent(id: Int(p[o]), h: h, v: v, quantSelector: q))
         }
-        var f = JPEGFrame(progressive: progressive, width: width, height: height, components: comps)
+        var f = JPEGFrame(progressive: progressive, arithmetic: arithmetic, width: width, height: height, components: comps)
         f.maxH = comps.map(\.h).max() ?? 1
         f.maxV = comps.map(\.v).max() ?? 1
         for c in comps where f.maxH % c.h != 0 || f.maxV % c.v != 0 {
@@ -152,7 +153,8 @@ enum JPEGMarkers {
             }
             idx.append(ci)
             dc.append(Int(t >> 4)); ac.append(Int(t & 15))
-            guard dc[k] < 4, ac[k] < 4 else { throw ImageError("corrupt JPEG scan header (Huffman table index)") }
+            // Huffman tables are numbered 0...3; arithmetic conditioning tables 0...15.
+            guard frame.arithmetic || (dc[k] < 4 && ac[k] < 4) else { throw ImageError("corrupt JPEG scan header (Huffman table index)") }
         }
         let o = 1 + 2 * n
         return JPEGScan(componentIndices: idx, dcTable: dc, acTable: ac,

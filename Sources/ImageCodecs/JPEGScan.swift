@@ -72,7 +72,7 @@ extension JPEGDecoder {
         let needDC = kind == .sequential || kind == .dcFirst
         let needAC = kind == .sequential || kind == .acFirst || kind == .acRefine
         var dcTables: [JPEGHuffmanTable] = [], acTables: [JPEGHuffmanTable] = []
-        for k in 0..<ncomp {
+        for k in 0..<ncomp where !frame.arithmetic {
             if needDC {
                 guard let t = dc[scan.dcTable[k]] else { throw ImageError("corrupt JPEG (Huffman table DC\(scan.dcTable[k]) is not defined)") }
                 if let r = t.invalidReason { throw ImageError(r) }
@@ -112,6 +112,10 @@ extension JPEGDecoder {
         let colStep = (0..<ncomp).map { single ? 64 : blockH[$0] * 64 }
         let blocks = mcuBlocks.map { (k: $0.k, offset: ($0.dy * stride[$0.k] + $0.dx) * 64) }
         let geometry = MCUGeometry(mcusX: mcusX, mcusY: mcusY, bases: bases, rowStep: rowStep, colStep: colStep, blocks: blocks)
+        if frame.arithmetic {
+            let end2 = try decodeArithmeticScan(scan, kind: kind, geometry: geometry, base: base, end: end, pos: pos)
+            st.reader = JPEGBitReader(base: base, end: end, pos: end2)
+        } else {
         switch kind {
         case .sequential:
             try forEachBlock(&st, geometry) { (st, k, block) throws(ImageError) in
@@ -135,6 +139,7 @@ extension JPEGDecoder {
             try forEachBlock(&st, geometry) { (st, _, block) throws(ImageError) in
                 try Self.decodeACRefine(&st, block, t)
             }
+        }
         }
         // Progressive bookkeeping (used to reject nothing, but kept as libjpeg's coef_bits).
         if frame.progressive {

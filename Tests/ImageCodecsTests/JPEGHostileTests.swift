@@ -8,7 +8,8 @@ final class JPEGHostileTests: XCTestCase {
     let sources = ["baseline_420_33x17", "progressive_420_37x29", "restart_420_50x34",
                    "restart_progressive_40x24", "gray_31x15", "ycck_21x13", "baseline_440_33x17",
                    "progressive_unrefined_ac_420_45x37", "sequential_y_then_cbcr_420_35x21",
-                   "mixed_sampling_2x2_1x1_2x1_29x19", "cmyk_adobe_21x13"]
+                   "mixed_sampling_2x2_1x1_2x1_29x19", "cmyk_adobe_21x13", "arithmetic_420_33x17",
+                   "arithmetic_444_restart_26x19", "arithmetic_progressive_422_37x23"]
 
     func fixture(_ name: String) throws -> [UInt8] { try jpegReadBytes(jpegFixtures + "/\(name).jpg") }
 
@@ -50,7 +51,7 @@ final class JPEGHostileTests: XCTestCase {
         var thrown = 0, decoded = 0
         for name in sources {
             let original = try fixture(name)
-            for _ in 0..<1000 {
+            for _ in 0..<600 {
                 var d = original
                 for _ in 0..<(1 + Int(rng.next() % 4)) {
                     let i = Int(rng.next() % UInt64(d.count))
@@ -116,7 +117,7 @@ final class JPEGHostileTests: XCTestCase {
     func testUnsupportedVariantsAndGarbage() throws {
         let d = try fixture("baseline_420_33x17")
         let sofMarker = try XCTUnwrap(payload(of: 0xC0, in: d)) - 3
-        for (code, text) in [(UInt8(0xC3), "lossless"), (0xC9, "arithmetic"), (0xC5, "hierarchical")] {
+        for (code, text) in [(UInt8(0xC3), "lossless"), (0xCB, "lossless"), (0xC5, "hierarchical")] {
             var v = d
             v[sofMarker] = code
             assertThrows(v, "SOF \(code)", contains: text)
@@ -124,7 +125,6 @@ final class JPEGHostileTests: XCTestCase {
         var twelveBit = d
         twelveBit[sofMarker + 3] = 12
         assertThrows(twelveBit, "12-bit", contains: "precision")
-        assertThrows(try fixture("unsupported_arithmetic_16x16"), "arithmetic (cjpeg)", contains: "arithmetic")
         assertThrows([0xFF, 0xD8], "SOI only")
         assertThrows([0xFF, 0xD8, 0xFF, 0xD9], "no image", contains: "no image")
         var rng = JPEGSplitMix64(seed: 7)

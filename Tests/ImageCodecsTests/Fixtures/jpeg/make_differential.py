@@ -4,7 +4,7 @@
     JPEG_DIFF=OUTDIR swift test -c release -Xswiftc -enable-testing --disable-swift-testing --filter JPEGDifferentialTests
 
 400 seeded random configurations of size, quality, sampling factors, progressive, optimised tables,
-restart intervals and RGB colour space; for each NAME.jpg, NAME.rgb holds Pillow's convert("RGB").
+restart intervals, RGB colour space and arithmetic coding; for each NAME.jpg, NAME.rgb holds Pillow's convert("RGB").
 """
 import io, os, random, subprocess, sys, tempfile
 import numpy as np
@@ -33,6 +33,7 @@ for i in range(400):
     if rng.random() < 0.3: args += ['-optimize']
     if rng.random() < 0.3: args += ['-restart', rng.choice(['1', '2', '1B', '3B', '7B'])]
     if rng.random() < 0.1: args += ['-rgb'] if not gray else []
+    if rng.random() < 0.25: args += ['-arithmetic']
     try:
         data = subprocess.run(args + [src], check=True, capture_output=True).stdout
     except subprocess.CalledProcessError as e:

@@ -103,15 +103,12 @@ fixtures = {
                                                         scans="0 1 2: 0-0, 0, 0;\n0: 1-63, 0, 2;\n1: 1-63, 0, 1;\n2: 6-63, 0, 0;\n"),
     "progressive_partial_bands_444_27x29": lambda: cjpeg(synthetic(27, 29, 37), "-quality", "85", "-sample", "1x1",
                                                          scans="0 1 2: 0-0, 0, 1;\n0: 1-5, 0, 0;\n1: 3-63, 0, 0;\n2: 1-2, 0, 1;\n0 1 2: 0-0, 1, 0;\n"),
+    # Arithmetic coding (SOF9 / SOF10).
+    "arithmetic_420_33x17": lambda: cjpeg(synthetic(33, 17, 33), "-quality", "85", "-arithmetic"),
+    "arithmetic_444_restart_26x19": lambda: cjpeg(synthetic(26, 19, 38), "-quality", "95", "-sample", "1x1", "-arithmetic", "-restart", "1B"),
+    "arithmetic_progressive_422_37x23": lambda: cjpeg(synthetic(37, 23, 39), "-quality", "80", "-sample", "2x1", "-arithmetic", "-progressive"),
+    "arithmetic_progressive_restart_gray_30x30": lambda: cjpeg(synthetic(30, 30, 40)[..., 0], "-grayscale", "-arithmetic", "-progressive", "-restart", "2B"),
 }
-
-# Decodable by Pillow but deliberately unsupported here: the tests expect an error naming the reason.
-unsupported = {
-    "unsupported_arithmetic_16x16": lambda: cjpeg(synthetic(16, 16, 33), "-arithmetic"),
-}
-for name, make in unsupported.items():
-    with open(os.path.join(HERE, name + ".jpg"), "wb") as f:
-        f.write(make())
 
 tensors, meta = {}, {}
 for name, make in fixtures.items():
