@@ -109,20 +109,55 @@ public enum CaptionFiles {
             if raw.count > maxLineBytes {
                 throw MetricsError("\(name):\(lineNumber): line is longer than the limit of \(maxLineBytes) bytes")
             }
-            guard let line = String(validating: raw, as: UTF8.self) else {
+            if raw.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0B || $0 == 0x0C }) { continue }
+            guard String(validating: raw, as: UTF8.self) != nil else {
                 throw MetricsError("\(name):\(lineNumber): not valid UTF-8")
             }
-            if line.allSatisfy({ $0.isWhitespace }) { continue }
-            guard let tab = line.firstIndex(of: "\t") else {
+            guard let tab = raw.firstIndex(of: 0x09) else {
                 throw MetricsError("\(name):\(lineNumber): expected IMAGE<TAB>caption, found no tab")
             }
-            var key = line[..<tab]
-            while key.first == " " { key = key.dropFirst() }
-            while key.last == " " { key = key.dropLast() }
-            let image = imageName(key)
+            var keyStart = raw.startIndex, keyEnd = tab
+            while keyStart < keyEnd, raw[keyStart] == 0x20 { keyStart += 1 }
+            while keyEnd > keyStart, raw[keyEnd - 1] == 0x20 { keyEnd -= 1 }
+            let image = imageName(Substring(String(decoding: raw[keyStart..<keyEnd], as: UTF8.self)))
             guard !image.isEmpty else { throw MetricsError("\(name):\(lineNumber): empty image name before the tab") }
-            try body(lineNumber, image, String(line[line.index(after: tab)...]))
+            try body(lineNumber, image, String(decoding: raw[(tab + 1)...], as: UTF8.self))
         }
+    }
+
+    /// The hold-one-out protocol on a Flickr8k-style `IMAGE#N<TAB>caption` file: caption `#hypothesis` of each
+    /// image is its hypothesis, the others its references (images without that caption are left out).
+    /// `caption bench metrics` and the tests score Flickr8k this way.
+    public static func holdOut(_ path: String, hypothesis: Int = 0) throws(MetricsError)
+        -> (hypotheses: [String: String], references: [String: [String]]) {
+        var hyps: [String: String] = [:], refs: [String: [String]] = [:]
+        let want = String(hypothesis)
+        let body = stripBOM(try read(path))
+        var lineNumber = 0
+        var start = body.startIndex
+        while start < body.endIndex {
+            lineNumber += 1
+            let end = body[start...].firstIndex(of: 0x0A) ?? body.endIndex
+            var lineEnd = end
+            if lineEnd > start, body[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            let raw = body[start..<lineEnd]
+            start = end < body.endIndex ? end + 1 : end
+            if raw.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            guard String(validating: raw, as: UTF8.self) != nil else { throw MetricsError("\(path):\(lineNumber): not valid UTF-8") }
+            guard let tab = raw.firstIndex(of: 0x09), let hash = raw[..<tab].lastIndex(of: UInt8(ascii: "#")) else {
+                throw MetricsError("\(path):\(lineNumber): expected IMAGE#N<TAB>caption")
+            }
+            let image = String(decoding: raw[..<hash], as: UTF8.self), caption = String(decoding: raw[(tab + 1)...], as: UTF8.self)
+            if raw[(hash + 1)..<tab].elementsEqual(want.utf8) {
+                if hyps[image] != nil { throw MetricsError("\(path):\(lineNumber): second caption #\(want) for image \(image)") }
+                hyps[image] = caption
+            } else {
+                refs[image, default: []].append(caption)
+            }
+        }
+        for k in refs.keys where hyps[k] == nil { refs[k] = nil }
+        for k in hyps.keys where refs[k] == nil { hyps[k] = nil }
+        return (hyps, refs)
     }
 
     // MARK: COCO JSON

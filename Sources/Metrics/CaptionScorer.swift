@@ -57,18 +57,29 @@ public enum CaptionScorer {
         // BLEU and CIDEr split with Python's str.split(), which also splits at the non-breaking spaces the
         // PTB tokenizer puts inside tokens like `1 1/2`; ROUGE splits at spaces only.
         func pythonSplit(_ tokens: [String]) -> [String] {
-            guard tokens.contains(where: { $0.unicodeScalars.contains("\u{00A0}") }) else { return tokens }
+            guard tokens.contains(where: { $0.utf8.contains(0xC2) && $0.unicodeScalars.contains("\u{00A0}") }) else { return tokens }
             return tokens.flatMap { $0.split(separator: "\u{00A0}").map(String.init) }
         }
         var hypWords: [[Int32]] = [], refWords: [[[Int32]]] = []
         var hypRouge: [[Int32]] = [], refRouge: [[[Int32]]] = []
         hypWords.reserveCapacity(images.count); hypRouge.reserveCapacity(images.count)
-        for (h, rs) in zip(hypotheses, references) {
-            hypWords.append(index.words(pythonSplit(h)))
-            hypRouge.append(index.words(h.isEmpty ? [""] : h))
-            refWords.append(rs.map { index.words(pythonSplit($0)) })
-            refRouge.append(rs.map { index.words($0.isEmpty ? [""] : $0) })
+        var totalWords = 0
+        func both(_ t: [String]) -> (words: [Int32], rouge: [Int32]) {
+            totalWords += t.count
+            if t.isEmpty { return ([], index.words([""])) }
+            let split = pythonSplit(t)
+            let ids = index.words(split)
+            return (ids, split.count == t.count ? ids : index.words(t))
         }
+        for (h, rs) in zip(hypotheses, references) {
+            let x = both(h)
+            hypWords.append(x.words)
+            hypRouge.append(x.rouge)
+            let ys = rs.map(both)
+            refWords.append(ys.map(\.words))
+            refRouge.append(ys.map(\.rouge))
+        }
+        index.reserve(ngrams: totalWords * 3)
         let hypGrams = hypWords.map { index.ngramSentence($0) }
         let refGrams = refWords.map { $0.map { index.ngramSentence($0) } }
         let bleu = BLEU.score(hypGrams, refGrams, index: index, maxOrder: 4)

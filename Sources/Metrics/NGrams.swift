@@ -20,25 +20,27 @@ struct NGramIndex {
 
     mutating func words(_ ws: [String]) -> [Int32] { ws.map { word($0) } }
 
+    /// Sizes the n-gram table for about `ngrams` distinct n-grams (avoids rehashing on big corpora).
+    mutating func reserve(ngrams: Int) { table.reserve(ngrams) }
+
     /// The n-gram ids of a sentence (word ids), in pycocoevalcap's `precook` order: all 1-grams left to right,
     /// then all 2-grams, … up to `maxOrder`.
     mutating func ngrams(_ s: [Int32], maxOrder: Int = NGramIndex.maxOrder) -> [Int32] {
-        var out: [Int32] = []
-        out.reserveCapacity(s.count * maxOrder)
+        let n = s.count
+        var out = [Int32]()
+        out.reserveCapacity(n * maxOrder)
         out.append(contentsOf: s)
-        guard maxOrder > 1, s.count > 1 else { return out }
-        var prefix = s  // ids of the (k−1)-grams starting at each position
-        for k in 2...maxOrder where s.count >= k {
-            var next: [Int32] = []
-            next.reserveCapacity(s.count - k + 1)
-            for p in 0...(s.count - k) {
-                let key = UInt64(UInt32(bitPattern: prefix[p])) << 32 | UInt64(UInt32(bitPattern: s[p + k - 1]))
+        guard maxOrder > 1, n > 1 else { return out }
+        var prefixStart = 0  // where the (k−1)-grams begin in `out`
+        for k in 2...min(maxOrder, n) {
+            let start = out.count
+            for p in 0...(n - k) {
+                let key = UInt64(UInt32(bitPattern: out[prefixStart + p])) << 32 | UInt64(UInt32(bitPattern: s[p + k - 1]))
                 let id = table.id(key, next: Int32(order.count))
                 if Int(id) == order.count { order.append(UInt8(k)) }
-                next.append(id)
+                out.append(id)
             }
-            out.append(contentsOf: next)
-            prefix = next
+            prefixStart = start
         }
         return out
     }
@@ -46,41 +48,50 @@ struct NGramIndex {
 
 /// An open-addressing hash map UInt64 → Int32 (insert-or-get), for n-gram ids.
 struct PairTable {
-    private var keys: [UInt64]
-    private var values: [Int32]
+    private struct Entry { var key: UInt64; var value: Int32 }
+    private var entries: [Entry]
     private var used = 0
     private var mask: Int
+    private var shift: UInt64
 
     init(capacity: Int = 1 << 12) {
-        keys = Array(repeating: .max, count: capacity)
-        values = Array(repeating: -1, count: capacity)
+        entries = Array(repeating: Entry(key: .max, value: -1), count: capacity)
         mask = capacity - 1
+        shift = UInt64(64 - capacity.trailingZeroBitCount)
+    }
+
+    /// Grows the table (if needed) so that `count` entries fit without rehashing.
+    mutating func reserve(_ count: Int) {
+        var capacity = entries.count
+        while capacity < 2 * (count + 1) { capacity *= 2 }
+        if capacity > entries.count { rehash(capacity) }
     }
 
     /// The id stored for `key`, storing `next` if there is none.
     mutating func id(_ key: UInt64, next: Int32) -> Int32 {
-        if (used + 1) * 2 > keys.count { grow() }
-        var h = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
-        while true {
-            let k = keys[h]
-            if k == key { return values[h] }
-            if k == .max {
-                keys[h] = key
-                values[h] = next
-                used += 1
-                return next
+        if (used + 1) * 2 > entries.count { rehash(entries.count * 2) }
+        var h = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        return entries.withUnsafeMutableBufferPointer { e in
+            while true {
+                let k = e[h].key
+                if k == key { return e[h].value }
+                if k == .max {
+                    e[h] = Entry(key: key, value: next)
+                    used += 1
+                    return next
+                }
+                h = (h + 1) & mask
             }
-            h = (h + 1) & mask
         }
     }
 
-    private mutating func grow() {
-        let oldKeys = keys, oldValues = values
-        keys = Array(repeating: .max, count: oldKeys.count * 2)
-        values = Array(repeating: -1, count: oldKeys.count * 2)
-        mask = keys.count - 1
+    private mutating func rehash(_ capacity: Int) {
+        let old = entries
+        entries = Array(repeating: Entry(key: .max, value: -1), count: capacity)
+        mask = capacity - 1
+        shift = UInt64(64 - capacity.trailingZeroBitCount)
         used = 0
-        for (k, v) in zip(oldKeys, oldValues) where k != .max { _ = id(k, next: v) }
+        for e in old where e.key != .max { _ = id(e.key, next: e.value) }
     }
 }
 

@@ -111,6 +111,16 @@ private struct PTBScanner {
 
     /// Lower-cased text of c[a..<b], with apostrophes normalised to `'`.
     func text(_ a: Int, _ b: Int) -> String {
+        if (a..<b).allSatisfy({ c[$0].isASCII }) {
+            return String(unsafeUninitializedCapacity: b - a) { buf in
+                for k in a..<b {
+                    var v = UInt8(truncatingIfNeeded: c[k].value)
+                    if v >= 0x41, v <= 0x5A { v += 0x20 }
+                    buf[k - a] = v
+                }
+                return b - a
+            }
+        }
         var v = String.UnicodeScalarView()
         for k in a..<b { v.append(PTBScanner.isApostrophe(c[k]) ? "'" : c[k]) }
         return String(v).lowercased()
