@@ -31,8 +31,9 @@ public struct MetricsError: Error, CustomStringConvertible, Sendable, Equatable 
     public init(_ description: String) { self.description = description }
 }
 
-/// Scores raw captions the way pycocoevalcap's COCOEvalCap does: PTB-tokenize (see `PTBTokenizer`), then
-/// BLEU-1…4, CIDEr-D and ROUGE-L over the images, in order of image id.
+/// Scores raw captions the way pycocoevalcap's COCOEvalCap does: PTB-tokenize (see `PTBTokenizer`; all
+/// hypotheses as one batch and all references as another, in image-id order), then BLEU-1…4, CIDEr-D and
+/// ROUGE-L over the images, in order of image id.
 public enum CaptionScorer {
     /// Raw captions in; PTB-tokenized inside, pycocoevalcap protocol. Keys are image ids. Every image needs a
     /// hypothesis and at least one reference: otherwise the error names the first such image.
@@ -44,8 +45,16 @@ public enum CaptionScorer {
     public static func scoreImages(hypotheses: [String: String], references: [String: [String]]) throws(MetricsError)
         -> (corpus: CaptionScores, images: [ImageScores]) {
         let ids = try imageOrder(hypotheses: hypotheses, references: references)
-        let hyps = ids.map { PTBTokenizer.tokenize(hypotheses[$0] ?? "") }
-        let refs = ids.map { (references[$0] ?? []).map(PTBTokenizer.tokenize) }
+        // One batch per side, in image order, as COCOEvalCap tokenizes them (see `PTBTokenizer.tokenize`).
+        let hyps = PTBTokenizer.tokenize(batch: ids.map { hypotheses[$0] ?? "" })
+        let lists = ids.map { references[$0] ?? [] }
+        var flat = PTBTokenizer.tokenize(batch: lists.flatMap { $0 })[...]
+        var refs: [[[String]]] = []
+        refs.reserveCapacity(ids.count)
+        for l in lists {
+            refs.append(Array(flat.prefix(l.count)))
+            flat = flat.dropFirst(l.count)
+        }
         return scoreTokenized(images: ids, hypotheses: hyps, references: refs)
     }
 

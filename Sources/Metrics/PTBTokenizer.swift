@@ -16,16 +16,31 @@ public enum PTBTokenizer {
                                                   ".", "?", "!", ",", ":", "-", "--", "...", ";"]
 
     /// The scoring tokens of one caption: PTB tokens, lower-cased, minus `punctuation`.
-    public static func tokenize(_ caption: String) -> [String] {
-        ptbTokens(caption).filter { !punctuation.contains($0) }
+    ///
+    /// pycocoevalcap tokenizes all captions as the lines of one file, and the lexer's look-ahead crosses line
+    /// ends: whether a caption's final one-letter abbreviation (`plan A.`) or `no.`/`fig.`-type abbreviation
+    /// keeps its period depends on how the next line begins. Pass that line as `next` to reproduce it;
+    /// `nil` behaves as the last line.
+    public static func tokenize(_ caption: String, next: String? = nil) -> [String] {
+        ptbTokens(caption, next: next).filter { !punctuation.contains($0) }
+    }
+
+    /// `tokenize` of captions that pycocoevalcap would tokenize as consecutive lines of one batch.
+    public static func tokenize(batch captions: [String]) -> [[String]] {
+        captions.indices.map { tokenize(captions[$0], next: $0 + 1 < captions.count ? captions[$0 + 1] : nil) }
     }
 
     /// The scoring form of a caption: `tokenize` joined by single spaces (what pycocoevalcap hands the scorers).
     public static func scoringString(_ caption: String) -> String { tokenize(caption).joined(separator: " ") }
 
     /// The lower-cased PTB tokens before the punctuation filter (quotes and dashes in a normalised form).
-    public static func ptbTokens(_ caption: String) -> [String] {
-        var s = PTBScanner(Array(caption.unicodeScalars))
+    public static func ptbTokens(_ caption: String, next: String? = nil) -> [String] {
+        var scalars = Array(caption.unicodeScalars)
+        let limit = scalars.count
+        // The line end and the start of the next line, for look-ahead only.
+        scalars.append("\n")
+        if let next { scalars.append(contentsOf: next.unicodeScalars.prefix(24)) }
+        var s = PTBScanner(scalars, limit: limit)
         s.run()
         return s.out
     }
@@ -66,10 +81,12 @@ private let assimilations2: Set<String> = ["gonna", "gotta", "lemme", "gimme", "
 
 private struct PTBScanner {
     let c: [Unicode.Scalar]
+    /// Where the caption ends; what follows (a line end, the next line) is only looked at.
+    let limit: Int
     var i = 0
     var out: [String] = []
 
-    init(_ c: [Unicode.Scalar]) { self.c = c }
+    init(_ c: [Unicode.Scalar], limit: Int) { self.c = c; self.limit = limit }
 
     // MARK: character classes
 
@@ -141,7 +158,7 @@ private struct PTBScanner {
     // MARK: main loop
 
     mutating func run() {
-        while i < c.count {
+        while i < limit {
             let u = c[i]
             if PTBScanner.isSpace(u) { i += 1; continue }
             if PTBScanner.isAlnum(u) { word(); continue }
@@ -254,7 +271,7 @@ private struct PTBScanner {
         finishWord(start, j)
         i = j
         // A period right after the word: kept on abbreviations.
-        if at(i) == ".", at(i + 1) != "." {
+        if at(i) == "." {
             if keepsPeriod(start, i) {
                 var t = out.removeLast() + "."
                 i += 1
@@ -303,9 +320,10 @@ private struct PTBScanner {
     func apostrophe(tokenStart start: Int, at k: Int, hasJoiner: Bool) -> ApostropheAction {
         let ap = c[k]
         let isAp = PTBScanner.isApostrophe(ap)
-        // n't (also n`t, n‘t)
-        if k - 1 >= start, let n = at(k - 1), n == "n" || n == "N", let t = at(k + 1), t == "t" || t == "T",
-           !isLetter(at: k + 2) {
+        // n't (also n`t, n‘t), after letters that do not end in n (`womann't` stays whole)
+        if !hasJoiner, k - 1 >= start, let n = at(k - 1), n == "n" || n == "N", let t = at(k + 1), t == "t" || t == "T",
+           !isLetter(at: k + 2), (start..<(k - 1)).allSatisfy({ PTBScanner.isLetter(c[$0]) }),
+           k - 2 < start || !(c[k - 2] == "n" || c[k - 2] == "N") {
             return .split(k - 1)
         }
         guard isAp else { return .stop }
@@ -391,8 +409,9 @@ private struct PTBScanner {
         }
         // The first non-space character after the period.
         var j = b + 1
-        var sawSpace = false
-        while let u = at(j), PTBScanner.isSpace(u) { j += 1; sawSpace = true }
+        var spaces = 0
+        while let u = at(j), PTBScanner.isSpace(u) { j += 1; spaces += 1 }
+        let sawSpace = spaces > 0
         let following = at(j)
         if acronym {
             // A one-letter "acronym" before a sentence-starting word is a letter and a full stop.
@@ -400,12 +419,20 @@ private struct PTBScanner {
             return true
         }
         if abbreviationsAlways.contains(t) { return true }
-        if abbreviationsBeforeNumber.contains(t), let f = following, PTBScanner.isDigit(f) { return true }
+        if abbreviationsBeforeNumber.contains(t), spaces <= 1, let f = following, PTBScanner.isDigit(f) { return true }
         return false
     }
 
     /// Whether c[j...] is one of the 3.4.1 lexer's sentence-start words, followed by a space or the end.
     func startsSentence(at j: Int) -> Bool {
+        // an SGML tag counts as a sentence start too
+        if at(j) == "<" {
+            var k = j + 1
+            if at(k) == "/" { k += 1 }
+            guard isLetter(at: k) else { return false }
+            while let v = at(k), v != ">", v != "<", v != "\n", v != "\r" { k += 1 }
+            return at(k) == ">"
+        }
         var k = j
         var w = ""
         while let u = at(k), PTBScanner.isASCIILetter(u) || (u == "." && (w == "Mr" || w == "Ms")) {
@@ -453,9 +480,10 @@ private struct PTBScanner {
             }
             if isDigit(at: i + 1), isDigit(at: i + 2) {
                 // '90s, '90
-                var j = i + 3
-                if let s = at(j), s == "s" || s == "S", !isAlnum(at: j + 1) { j += 1 }
-                if !isAlnum(at: j) { emit(text(i, j)); i = j; return }
+                let j = i + 3
+                if let s = at(j), s == "s" || s == "S", !isAlnum(at: j + 1) { emit(text(i, j + 1)); i = j + 1; return }
+                // '90 only before a space or the line end
+                if at(j).map(PTBScanner.isSpace) ?? true { emit(text(i, j)); i = j; return }
             }
             quote()
         case "\"", "`", "\u{2018}", "\u{201C}", "\u{201D}", "\u{201B}", "\u{201F}", "\u{00AB}", "\u{00BB}",
@@ -490,9 +518,14 @@ private struct PTBScanner {
                 // -5, +5 (and -5.5)
                 i += 1
                 let sign = String(u)
-                let before = out.count
-                word()
-                if out.count > before { out[before] = sign + out[before] }
+                // digits with . , : groups only; letters after it start a new token (`-1s` → `-1 s`)
+                var j = i
+                while isDigit(at: j) { j += 1 }
+                while let sep = at(j), sep == "." || sep == "," || sep == ":", isDigit(at: j + 1) {
+                    j += 1
+                    while isDigit(at: j) { j += 1 }
+                }
+                emit(sign + text(i, j)); i = j
                 return
             }
             if u == "+" { emit("+"); i += 1; return }
@@ -578,8 +611,8 @@ private struct PTBScanner {
             if let f = at(j + 1), PTBScanner.isSmileyFace(f) { j += 1 }
         }
         guard let f = at(j), PTBScanner.isSmileyFace(f) else { return false }
-        // A letter face must not run on into a word (":Do").
-        if PTBScanner.isLetter(f), isLetter(at: j + 1) { return false }
+        // A smiley must not run on into a word (":Do", ";)dog").
+        if isAlnum(at: j + 1) { return false }
         var t = text(i, j)
         switch f {
         case "(": t += "-lrb-"

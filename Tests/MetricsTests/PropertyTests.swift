@@ -73,7 +73,7 @@ final class PropertyTests: XCTestCase {
     func testStandaloneScorersAgreeWithCaptionScorer() throws {
         let ids = hyps.keys.sorted(by: CaptionScorer.imageIdPrecedes)
         let h = ids.map { PTBTokenizer.tokenize(hyps[$0]!) }
-        let r = ids.map { refs[$0]!.map(PTBTokenizer.tokenize) }
+        let r = ids.map { refs[$0]!.map { PTBTokenizer.tokenize($0) } }
         let s = try CaptionScorer.score(hypotheses: hyps, references: refs)
         XCTAssertEqual(BLEU.score(hypotheses: h, references: r).corpus, s.bleu)
         XCTAssertEqual(CIDErD.score(hypotheses: h, references: r).corpus, s.cider)
