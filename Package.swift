@@ -45,9 +45,9 @@ let package = Package(
         .target(name: "Vision", dependencies: ["ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"],
                 resources: [.copy("Resources")], swiftSettings: strict + vectorFlags),
         // Training tokenizer and vocabulary.
-        .target(name: "Text", swiftSettings: strict),
+        .target(name: "Text", dependencies: ["SafeTensors"], swiftSettings: strict),
         // BLEU, CIDEr-D, ROUGE-L and the PTB scoring tokenizer (pycocoevalcap-exact).
-        .target(name: "Metrics", swiftSettings: strict),
+        .target(name: "Metrics", dependencies: ["SafeTensors"], swiftSettings: strict),
         // Datasets, decoders, beam search, trainer, checkpoints.
         .target(name: "Captioning", dependencies: ["Tensors", "NeuralNetwork", "Vision", "Text", "Metrics", "SafeTensors"],
                 swiftSettings: strict + vectorFlags),
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "SafeTensors"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "TextTests", dependencies: ["Text"], swiftSettings: strict),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics"], swiftSettings: strict),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CaptioningTests", dependencies: ["Captioning", "NeuralNetwork", "Tensors", "Text", "SafeTensors"], exclude: ["Golden"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "CLITests", dependencies: ["caption"], swiftSettings: strict),
     ]
