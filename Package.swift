@@ -36,9 +36,9 @@ let package = Package(
         .target(name: "Vision", dependencies: ["ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"],
                 resources: [.copy("Resources")], swiftSettings: strict + vectorFlags),
         // Training tokenizer and vocabulary.
-        .target(name: "Text", swiftSettings: strict),
+        .target(name: "Text", dependencies: ["SafeTensors"], swiftSettings: strict),
         // BLEU, CIDEr-D, ROUGE-L and the PTB scoring tokenizer (pycocoevalcap-exact).
-        .target(name: "Metrics", swiftSettings: strict),
+        .target(name: "Metrics", dependencies: ["SafeTensors"], swiftSettings: strict),
         // Datasets, decoders, beam search, trainer, checkpoints.
         .target(name: "Captioning", dependencies: ["Tensors", "NeuralNetwork", "Vision", "Text", "Metrics", "SafeTensors"],
                 swiftSettings: strict + vectorFlags),

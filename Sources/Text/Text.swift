@@ -1,1 +1,0 @@
-// The Text module. See README.md, "Architecture".

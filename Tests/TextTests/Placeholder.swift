@@ -1,1 +1,0 @@
-// Tests for Text are added with the module's implementation.
