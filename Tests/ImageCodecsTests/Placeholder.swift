@@ -1,1 +1,0 @@
-// Tests for ImageCodecs are added with the module's implementation.
