@@ -7,6 +7,11 @@ import PackageDescription
 let vectorFlags: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c", "-Xcc", "-mbmi2"]),
 ]
+/// Only the AVX-512 micro-kernel target: never call into it unless `CPUFeatures.hasAVX512F`.
+let avx512Flags: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512bw",
+                  "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c", "-Xcc", "-mbmi2"]),
+]
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -25,7 +30,11 @@ let package = Package(
     ],
     targets: [
         // Tensors and kernels: storage, shapes, GEMM, convolution, threading.
-        .target(name: "Tensors", swiftSettings: strict + vectorFlags),
+        .target(name: "Tensors", dependencies: ["TensorsAVX512"], swiftSettings: strict + vectorFlags),
+        // The AVX-512 GEMM micro-kernel, compiled for AVX-512F and selected at run time by Tensors.
+        .target(name: "TensorsAVX512", swiftSettings: strict + avx512Flags),
+        // System OpenBLAS, only with the `OpenBLAS` trait: a comparison for `caption bench gemm`.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas"),
         // safetensors and the small JSON needs of file headers: no dependencies.
         .target(name: "SafeTensors", swiftSettings: strict),
         // Layers, autodiff, losses, optimisers.
@@ -43,7 +52,8 @@ let package = Package(
         .target(name: "Captioning", dependencies: ["Tensors", "NeuralNetwork", "Vision", "Text", "Metrics", "SafeTensors"],
                 swiftSettings: strict + vectorFlags),
         // The command-line tool.
-        .executableTarget(name: "caption", dependencies: ["Captioning", "Vision", "ImageCodecs", "Text", "Metrics", "NeuralNetwork", "Tensors", "SafeTensors"],
+        .executableTarget(name: "caption", dependencies: ["Captioning", "Vision", "ImageCodecs", "Text", "Metrics", "NeuralNetwork", "Tensors", "SafeTensors",
+                                                          .target(name: "COpenBLAS", condition: .when(traits: ["OpenBLAS"]))],
                           swiftSettings: strict + vectorFlags),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: strict + vectorFlags),
