@@ -27,7 +27,7 @@ public enum EncoderCatalog {
         let embedded = embeds(name) ? tensors(of: encoder) : [:]
         let id = embeds(name) ? "w" + FeatureCache.hex(fingerprint(embedded)) : String((sha ?? "").prefix(16))
         return RegionEncoder(encoder: encoder, preprocessing: preprocessing, weightsID: id, weightsSHA256: embeds(name) ? nil : sha,
-                             embeddedTensors: embedded)
+                             embeddedTensors: embedded, configuration: configuration(of: encoder))
     }
 
     /// The encoder a model file was trained with: its embedded `encoder.*` weights, or `weights` (checked against
@@ -39,9 +39,9 @@ public enum EncoderCatalog {
         if spec.embeddedWeights && weights == nil {
             let embedded = model.tensors.filter { $0.key.hasPrefix("encoder.") }
             let stripped = Dictionary(uniqueKeysWithValues: embedded.map { (String($0.key.dropFirst("encoder.".count)), $0.value) })
-            let encoder = try build(name: spec.name, weights: nil, embedded: stripped, seed: 0)
+            let encoder = try build(name: spec.name, weights: nil, embedded: stripped, configuration: spec.configuration, seed: 0)
             return RegionEncoder(encoder: encoder, preprocessing: pre, weightsID: "w" + FeatureCache.hex(fingerprint(stripped)),
-                                 weightsSHA256: nil, embeddedTensors: stripped, gridSize: spec.gridSize)
+                                 weightsSHA256: nil, embeddedTensors: stripped, gridSize: spec.gridSize, configuration: spec.configuration)
         }
         guard let weights else {
             throw DatasetError("this model's \(spec.name) encoder weights are not embedded in it: pass --encoder-weights FILE (the file it was trained with)")
@@ -75,23 +75,42 @@ public enum EncoderCatalog {
         return out
     }
 
-    /// Constructs an encoder (pending the Vision encoders: none is available in this build yet).
-    static func build(name: String, weights: String?, embedded: [String: (shape: [Int], values: [Float])]?, seed: UInt64) throws(DatasetError) -> any ImageEncoder {
-        throw DatasetError("encoder \(name) is not available in this build yet")
-    }
-}
-
-/// The encoder input of an image (pending Vision's `preprocess`).
-func captionPreprocess(_ image: RGBImage, _ kind: Preprocessing, size: Int) -> Tensor {
-    // Nearest-neighbour resize to size x size, scaled to [-1, 1]: a stand-in until Vision's `preprocess` lands.
-    var t = Tensor(shape: [3, size, size])
-    t.withUnsafeMutableBufferPointer { out in
-        for y in 0..<size {
-            for x in 0..<size {
-                let sx = x * image.width / size, sy = y * image.height / size
-                for c in 0..<3 { out[(c * size + y) * size + x] = Float(image.pixels[(sy * image.width + sx) * 3 + c]) / 127.5 - 1 }
+    /// Constructs an encoder: pretrained ones from their weights file; the small CNN from a saved file, from a
+    /// model's embedded tensors (with the configuration recorded in the model), or freshly initialised with `seed`.
+    static func build(name: String, weights: String?, embedded: [String: (shape: [Int], values: [Float])]?,
+                      configuration: String? = nil, seed: UInt64) throws(DatasetError) -> any ImageEncoder {
+        switch name {
+        case "mobilenet_v2":
+            guard let weights else { throw DatasetError("mobilenet_v2 needs --encoder-weights FILE") }
+            do { return try MobileNetV2(contentsOf: weights) } catch { throw DatasetError(error.description) }
+        case "resnet18", "resnet34", "resnet50":
+            guard let weights, let depth = ResNetDepth(name: name) else { throw DatasetError("\(name) needs --encoder-weights FILE") }
+            do { return try ResNet(depth, weights: weights, upTo: .layer4) } catch { throw DatasetError("\(weights): \(error.description)") }
+        case "small":
+            if let embedded {
+                var w = SafeTensorsWriter()
+                do {
+                    for k in embedded.keys.sorted() { try w.add(name: k, floats: embedded[k]!.values, shape: embedded[k]!.shape) }
+                    let file = try SafeTensorsFile(bytes: w.serialized())
+                    let config = try configuration.map { t throws(EncoderWeightsError) in try SmallCNNConfiguration(parsing: t) }
+                    return try SmallCNN(file: file, configuration: config ?? .standard())
+                } catch let e as EncoderWeightsError {
+                    throw DatasetError("the model's embedded small encoder: \(e.description)")
+                } catch {
+                    throw DatasetError("the model's embedded small encoder: \(error)")
+                }
             }
+            if let weights {
+                do { return try SmallCNN(contentsOf: weights) } catch { throw DatasetError(error.description) }
+            }
+            return SmallCNN(configuration: .standard(), seed: seed)
+        default:
+            throw DatasetError("unknown encoder '\(name)'")
         }
     }
-    return t
+
+    /// The small CNN's configuration as stored in a model's encoder spec.
+    static func configuration(of encoder: any ImageEncoder) -> String? {
+        (encoder as? SmallCNN)?.configuration.serialized
+    }
 }

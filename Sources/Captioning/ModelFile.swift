@@ -17,9 +17,11 @@ public struct EncoderSpec: Codable, Sendable, Equatable {
     public var weightsSHA256: String?
     /// Side of the square encoder input (224).
     public var inputSize: Int?
+    /// The encoder's architecture when it has variants (the small CNN's configuration, as text).
+    public var configuration: String?
 
     public init(name: String, gridSize: Int, channels: Int, preprocessing: String, embeddedWeights: Bool,
-                weightsSHA256: String? = nil, inputSize: Int? = nil) {
+                weightsSHA256: String? = nil, inputSize: Int? = nil, configuration: String? = nil) {
         self.name = name
         self.gridSize = gridSize
         self.channels = channels
@@ -27,6 +29,7 @@ public struct EncoderSpec: Codable, Sendable, Equatable {
         self.embeddedWeights = embeddedWeights
         self.weightsSHA256 = weightsSHA256
         self.inputSize = inputSize
+        self.configuration = configuration
     }
 
     /// Regions per image (`gridSize`²).

@@ -16,14 +16,15 @@ public final class RegionEncoder {
 
     /// - Parameters: `weightsID` identifies the weights (a file's SHA-256, or a hash of embedded weights).
     public init(encoder: any ImageEncoder, preprocessing: Preprocessing? = nil, weightsID: String, weightsSHA256: String?,
-                embeddedTensors: [String: (shape: [Int], values: [Float])] = [:], gridSize: Int? = nil) {
+                embeddedTensors: [String: (shape: [Int], values: [Float])] = [:], gridSize: Int? = nil, configuration: String? = nil) {
         self.encoder = encoder
         let pre = preprocessing ?? encoder.preprocessing
         self.preprocessing = pre
         self.embeddedTensors = embeddedTensors
         let grid = gridSize ?? RegionEncoder.gridSize(of: encoder)
         spec = EncoderSpec(name: encoder.name, gridSize: grid, channels: encoder.featureChannels, preprocessing: pre.rawValue,
-                           embeddedWeights: !embeddedTensors.isEmpty, weightsSHA256: weightsSHA256, inputSize: encoder.inputSize)
+                           embeddedWeights: !embeddedTensors.isEmpty, weightsSHA256: weightsSHA256, inputSize: encoder.inputSize,
+                           configuration: configuration)
         cacheKey = "\(encoder.name)-\(pre.rawValue)-\(encoder.inputSize)-\(weightsID)"
     }
 
@@ -37,7 +38,7 @@ public final class RegionEncoder {
     /// An image file, decoded and preprocessed to `[3, S, S]`.
     public func input(path: String) throws(DatasetError) -> Tensor {
         let image = try loadCaptionImage(path: path)
-        return captionPreprocess(image, preprocessing, size: encoder.inputSize)
+        return preprocess(image, preprocessing, size: encoder.inputSize)
     }
 
     /// Region features of preprocessed inputs.
