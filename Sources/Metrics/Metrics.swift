@@ -1,1 +1,0 @@
-// The Metrics module. See README.md, "Architecture".

@@ -1,1 +1,0 @@
-// Tests for Metrics are added with the module's implementation.
