@@ -1,0 +1,87 @@
+import Foundation
+import XCTest
+@testable import ImageCodecs
+import SafeTensors
+
+/// `<repo>/../shared`, or nil (tests that need it skip).
+private func jpegSharedDirectory() -> String? {
+    if let env = ProcessInfo.processInfo.environment["CAPTION_SHARED"] { return env }
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let path = repo.deletingLastPathComponent().appendingPathComponent("shared").path
+    return FileManager.default.fileExists(atPath: path) ? path : nil
+}
+
+/// The committed JPEG fixtures (made by make_fixtures.py beside them).
+let jpegFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/jpeg").path
+
+func readBytes(_ path: String) throws -> [UInt8] { try FileBytes.read(path) }
+
+/// Largest absolute difference between two pixel arrays of the same size (Int.max if sizes differ).
+func maxDifference(_ a: [UInt8], _ b: some Collection<UInt8>) -> Int {
+    guard a.count == b.count else { return Int.max }
+    var m = 0
+    for (x, y) in zip(a, b) { m = max(m, abs(Int(x) - Int(y))) }
+    return m
+}
+
+final class JPEGTests: XCTestCase {
+    /// Every fixture decodes to exactly the pixels Pillow gives, with Pillow's EXIF orientation.
+    func testFixturesMatchPillowExactly() throws {
+        let expected = try SafeTensorsFile(contentsOf: jpegFixtures + "/expected.safetensors")
+        XCTAssertGreaterThanOrEqual(expected.names.count, 20)
+        for name in expected.names {
+            let data = try readBytes(jpegFixtures + "/\(name).jpg")
+            let image: RGBImage
+            do { image = try decodeJPEG(data) } catch { XCTFail("\(name): \(error)"); continue }
+            let shape = try expected.shape(name)
+            XCTAssertEqual([image.height, image.width, 3], shape, name)
+            let want = try expected.rawBytes(name)
+            let diff = maxDifference(image.pixels, want)
+            XCTAssertEqual(diff, 0, "\(name): max difference \(diff) from Pillow")
+            let meta = try JSONValue.parse(expected.metadata[name] ?? "{}")
+            XCTAssertEqual(image.orientation, meta["orientation"]?.intValue, "\(name): orientation")
+        }
+    }
+
+    /// The golden photo (4:4:4 baseline) and its 4:2:0 baseline and progressive re-encodes.
+    func testGoldenPhotosMatchPillowExactly() throws {
+        guard let shared = jpegSharedDirectory() else { throw XCTSkip("../shared not found: skipping golden photo test") }
+        let golden = try SafeTensorsFile(contentsOf: shared + "/weights/golden/photo_preprocess.safetensors")
+        for (file, tensor) in [("photo.jpg", "decoded_rgb"), ("photo_420.jpg", "photo_420_decoded_rgb"),
+                               ("photo_420_progressive.jpg", "photo_420_decoded_rgb")] {
+            let image = try decodeJPEG(try readBytes(shared + "/weights/golden/" + file))
+            XCTAssertEqual([image.height, image.width, 3], try golden.shape(tensor), file)
+            let diff = maxDifference(image.pixels, try golden.rawBytes(tensor))
+            XCTAssertEqual(diff, 0, "\(file): max difference \(diff) from Pillow")
+        }
+    }
+
+    /// rocket.jpg: FNV-1a 64 of Pillow's `convert("RGB")` pixels (computed with Python).
+    func testRocketMatchesPillowHash() throws {
+        guard let shared = jpegSharedDirectory() else { throw XCTSkip("../shared not found: skipping rocket.jpg test") }
+        let image = try decodeJPEG(try readBytes(shared + "/weights/pretrained/photos/rocket.jpg"))
+        XCTAssertEqual(image.width, 640)
+        XCTAssertEqual(image.height, 427)
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in image.pixels { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        XCTAssertEqual(String(h, radix: 16), "34b9b35d9b0edb19")
+    }
+
+    func testNotAJPEG() {
+        XCTAssertThrowsError(try decodeJPEG([0x89, 0x50, 0x4E, 0x47])) { e in
+            XCTAssertEqual((e as? ImageError)?.description, "not a JPEG file (no SOI marker)")
+        }
+        XCTAssertThrowsError(try decodeJPEG([]))
+    }
+}
+
+/// Timing, only when JPEG_BENCH names a folder of .jpg files: `JPEG_BENCH=/tmp/bench swift test -c release ...`.
+final class JPEGBenchmarkTests: XCTestCase {
+    func testBenchmark() throws {
+        guard let dir = ProcessInfo.processInfo.environment["JPEG_BENCH"] else { throw XCTSkip("JPEG_BENCH not set") }
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".jpg") {
+            let ms = try jpegDecodeBenchmark(try readBytes(dir + "/" + f), iterations: 30)
+            print("jpeg bench \(f): \(String(format: "%.2f", ms)) ms")
+        }
+    }
+}
