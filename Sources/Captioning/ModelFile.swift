@@ -12,14 +12,28 @@ public struct EncoderSpec: Codable, Sendable, Equatable {
     public var preprocessing: String
     /// Whether the encoder's weights are stored in the model file (`encoder.*` tensors).
     public var embeddedWeights: Bool
+    /// SHA-256 (hex) of the weights file the encoder was trained with, when they are not embedded:
+    /// `--encoder-weights` must match it.
+    public var weightsSHA256: String?
+    /// Side of the square encoder input (224).
+    public var inputSize: Int?
+    /// The encoder's architecture when it has variants (the small CNN's configuration, as text).
+    public var configuration: String?
 
-    public init(name: String, gridSize: Int, channels: Int, preprocessing: String, embeddedWeights: Bool) {
+    public init(name: String, gridSize: Int, channels: Int, preprocessing: String, embeddedWeights: Bool,
+                weightsSHA256: String? = nil, inputSize: Int? = nil, configuration: String? = nil) {
         self.name = name
         self.gridSize = gridSize
         self.channels = channels
         self.preprocessing = preprocessing
         self.embeddedWeights = embeddedWeights
+        self.weightsSHA256 = weightsSHA256
+        self.inputSize = inputSize
+        self.configuration = configuration
     }
+
+    /// Regions per image (`gridSize`²).
+    public var regions: Int { gridSize * gridSize }
 }
 
 /// Everything needed to rebuild a captioning model, stored as JSON in the model file's `__metadata__`.
@@ -28,11 +42,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// `lstm` or `transformer`.
     public var decoder: String
     public var lstm: ShowAttendTellConfig?
+    public var transformer: TransformerConfig?
 
-    public init(encoder: EncoderSpec, decoder: String, lstm: ShowAttendTellConfig? = nil) {
+    public init(encoder: EncoderSpec, decoder: String, lstm: ShowAttendTellConfig? = nil, transformer: TransformerConfig? = nil) {
         self.encoder = encoder
         self.decoder = decoder
         self.lstm = lstm
+        self.transformer = transformer
     }
 }
 

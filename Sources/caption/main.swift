@@ -76,6 +76,8 @@ func writeStderr(_ s: String) {
     do {
         try command.run(rest)
         return 0
+    } catch is SilentFailure {
+        return 1
     } catch let e as CLIError {
         writeStderr("error: \(e.description)")
         return 1

@@ -1,0 +1,140 @@
+import XCTest
+import Tensors
+import Vision
+@testable import Captioning
+
+/// A stand-in encoder: 2x2 average pooling of a 4x4 input, 3 channels, so the pipeline runs in milliseconds.
+final class PoolEncoder: ImageEncoder {
+    let name = "pool"
+    let featureChannels = 3
+    let preprocessing = Preprocessing.direct
+    let inputSize = 4
+    func features(_ images: Tensor) -> Tensor {
+        let n = images.shape[0]
+        var out = [Float](repeating: 0, count: n * 3 * 4)
+        for i in 0..<n { for c in 0..<3 { for y in 0..<4 { for x in 0..<4 {
+            out[((i * 3 + c) * 2 + y / 2) * 2 + x / 2] += images[i, c, y, x] / 4
+        } } } }
+        return Tensor(shape: [n, 3, 2, 2], out)
+    }
+}
+
+/// Writes a tiny flickr8k-layout dataset of PPM images: `count` images, each a distinct colour pattern
+/// with two captions naming its colour.
+func writeTinyDataset(_ dir: String, count: Int = 8) throws {
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
+    let colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange", "pink", "grey"]
+    var captions = ""
+    var names: [String] = []
+    for i in 0..<count {
+        let name = "img\(i).ppm"
+        names.append(name)
+        var bytes = Array("P6\n4 4\n255\n".utf8)
+        for p in 0..<16 {
+            bytes += [UInt8((i * 37 + p * 3) % 256), UInt8((i * 91) % 256), UInt8(((i % 3) * 120 + p) % 256)]
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/images/" + name))
+        let colour = colours[i % colours.count]
+        captions += "\(name)#0\tA \(colour) square .\n\(name)#1\tThe square is \(colour) .\n"
+    }
+    try captions.write(toFile: dir + "/captions.txt", atomically: true, encoding: .utf8)
+    try names.prefix(count - 2).joined(separator: "\n").write(toFile: dir + "/train.txt", atomically: true, encoding: .utf8)
+    try names.suffix(2).joined(separator: "\n").write(toFile: dir + "/val.txt", atomically: true, encoding: .utf8)
+    try names.suffix(2).joined(separator: "\n").write(toFile: dir + "/test.txt", atomically: true, encoding: .utf8)
+}
+
+final class TrainingRunTests: XCTestCase {
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "training-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try writeTinyDataset(root + "/data")
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: root)
+        Interrupt.reset()
+    }
+
+    func configuration(out: String, epochs: Int, decoder: String = "lstm") -> TrainingRunConfiguration {
+        var c = TrainingRunConfiguration(data: root + "/data")
+        c.decoder = decoder
+        c.outDirectory = root + "/" + out
+        c.cacheDirectory = root + "/cache"
+        c.minCount = 1
+        c.options.epochs = epochs
+        c.options.batchSize = 3
+        c.options.learningRate = 0.01
+        c.options.patience = 10
+        c.lstm.embedding = 8; c.lstm.attention = 8; c.lstm.hidden = 12; c.lstm.dropout = 0.5
+        c.transformer.model = 8; c.transformer.heads = 2; c.transformer.feedForward = 16; c.transformer.layers = 1
+        c.validationBeam = 2
+        c.progress = false
+        return c
+    }
+
+    func run(_ c: TrainingRunConfiguration, interruptWhenTrainingStarts: Bool = false) throws -> TrainingRunResult {
+        let r = TrainingRun(c, log: { line in
+            if interruptWhenTrainingStarts && line.hasPrefix("decoder ") { Interrupt.request() }
+        }, makeEncoder: { _, _, _, _ in RegionEncoder(encoder: PoolEncoder(), weightsID: "pool", weightsSHA256: nil) })
+        defer { Interrupt.reset() }
+        return try r.run()
+    }
+
+    func decoderWeights(_ path: String) throws -> [String: [Float]] {
+        let f = try ModelFile(contentsOf: path)
+        var out: [String: [Float]] = [:]
+        for (k, v) in f.tensors where k.hasPrefix("decoder.") { out[k] = v.values }
+        return out
+    }
+
+    func testTrainsWritesModelLogAndCheckpoint() throws {
+        for decoder in ["lstm", "transformer"] {
+            let r = try run(configuration(out: "out-" + decoder, epochs: 2, decoder: decoder))
+            XCTAssertEqual(r.outcome, .completed)
+            XCTAssertEqual(r.state.epoch, 2)
+            let log = try String(contentsOfFile: r.logPath, encoding: .utf8).split(separator: "\n")
+            XCTAssertEqual(log.count, 2)
+            let first = try JSONSerialization.jsonObject(with: Data(log[0].utf8)) as! [String: Any]
+            for key in ["epoch", "train_loss", "bleu1", "bleu2", "bleu3", "bleu4", "cider", "rouge_l", "seconds"] {
+                XCTAssertNotNil(first[key], "log lacks \(key)")
+            }
+            let model = try CaptionModel.load(r.modelPath)
+            XCTAssertEqual(model.config.decoder, decoder)
+            XCTAssertEqual(model.config.encoder.name, "pool")
+            XCTAssertEqual(model.config.encoder.gridSize, 2)
+            XCTAssertTrue(model.vocabulary.contains("square"))
+            XCTAssertNil(model.file?.tensors["optimizer.m"], "the model file carries no optimizer state")
+            XCTAssertNotNil(try ModelFile(contentsOf: r.checkpointPath).tensors["optimizer.m"])
+            // A second run into the same directory is refused unless it resumes.
+            XCTAssertThrowsError(try run(configuration(out: "out-" + decoder, epochs: 2, decoder: decoder)))
+        }
+    }
+
+    func testResumeEqualsUninterrupted() throws {
+        let straight = try run(configuration(out: "straight", epochs: 2))
+        // One epoch, then --resume for the second.
+        _ = try run(configuration(out: "split", epochs: 1))
+        var c = configuration(out: "split", epochs: 2)
+        c.resume = true
+        let resumed = try run(c)
+        XCTAssertEqual(resumed.state.epoch, 2)
+        XCTAssertEqual(try decoderWeights(resumed.checkpointPath), try decoderWeights(straight.checkpointPath), "bit-identical weights")
+        XCTAssertEqual(resumed.state.history.map(\.trainLoss), straight.state.history.map(\.trainLoss))
+        // Interrupted after the first batch (as SIGINT does), then resumed to the end.
+        let interrupted = try run(configuration(out: "sigint", epochs: 2), interruptWhenTrainingStarts: true)
+        XCTAssertEqual(interrupted.outcome, .interrupted)
+        XCTAssertEqual(interrupted.state.batchInEpoch, 1)
+        var c2 = configuration(out: "sigint", epochs: 2)
+        c2.resume = true
+        let finished = try run(c2)
+        XCTAssertEqual(finished.outcome, .completed)
+        XCTAssertEqual(try decoderWeights(finished.checkpointPath), try decoderWeights(straight.checkpointPath), "bit-identical weights")
+        // Resuming with another learning rate is refused.
+        var c3 = configuration(out: "split", epochs: 3)
+        c3.resume = true
+        c3.options.learningRate = 0.5
+        XCTAssertThrowsError(try run(c3)) { XCTAssertTrue("\($0)".contains("learning rate"), "\($0)") }
+    }
+}
