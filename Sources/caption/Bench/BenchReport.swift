@@ -9,9 +9,9 @@ struct BenchResult {
 
 /// Machine description and the `--json` document (schema of `../shared/bench/baseline.json`).
 enum BenchReport {
-    static var machine: [(String, JSONValue)] {
+    static var machine: [(String, BenchJSON)] {
         let f = CPUFeatures.flags
-        var flags: [(String, JSONValue)] = []
+        var flags: [(String, BenchJSON)] = []
         for name in ["avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl"] { flags.append((name, .bool(f.contains(name)))) }
         return [
             ("lscpu_model_name", .string(CPUFeatures.modelName)),
@@ -24,14 +24,14 @@ enum BenchReport {
     }
 
     static func json(_ results: [BenchResult], settings: BenchSettings) -> String {
-        var byThreads: [(String, JSONValue)] = []
+        var byThreads: [(String, BenchJSON)] = []
         var order: [Int] = []
         for r in results where !order.contains(r.threads) { order.append(r.threads) }
         for t in order {
-            var figs: [(String, JSONValue)] = []
+            var figs: [(String, BenchJSON)] = []
             for r in results where r.threads == t {
                 let m = r.measurement, med = m.median
-                var fields: [(String, JSONValue)] = [
+                var fields: [(String, BenchJSON)] = [
                     ("median_ms", .number(med)), ("min_ms", .number(m.min)), ("max_ms", .number(m.max)),
                     ("reps", .number(Double(m.times.count))), ("items_per_call", .number(r.figure.itemsPerCall)),
                     ("item", .string(r.figure.item)), ("per_item_median_ms", .number(med / r.figure.itemsPerCall)),
@@ -43,7 +43,7 @@ enum BenchReport {
             }
             byThreads.append((String(t), .object(figs)))
         }
-        let doc: JSONValue = .object([
+        let doc: BenchJSON = .object([
             ("schema", .string("swift-caption/bench/v1")),
             ("settings", .object([("warmup", .number(Double(settings.warmup))), ("min_reps", .number(Double(settings.reps))),
                                   ("min_seconds", .number(settings.minSeconds)), ("max_reps", .number(Double(settings.maxReps)))])),
@@ -93,14 +93,14 @@ enum BenchReport {
 }
 
 /// A minimal JSON value for writing (keys keep their order).
-indirect enum JSONValue {
-    case string(String), number(Double), bool(Bool), object([(String, JSONValue)]), array([JSONValue])
+indirect enum BenchJSON {
+    case string(String), number(Double), bool(Bool), object([(String, BenchJSON)]), array([BenchJSON])
 
     func rendered(indent: Int) -> String {
         let pad = String(repeating: " ", count: indent + 1)
         let close = String(repeating: " ", count: indent)
         switch self {
-        case .string(let s): return JSONValue.quote(s)
+        case .string(let s): return BenchJSON.quote(s)
         case .bool(let b): return b ? "true" : "false"
         case .number(let d):
             if !d.isFinite { return "null" }
@@ -111,7 +111,7 @@ indirect enum JSONValue {
             return "[\n" + a.map { pad + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n" + close + "]"
         case .object(let o):
             if o.isEmpty { return "{}" }
-            return "{\n" + o.map { pad + JSONValue.quote($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(separator: ",\n")
+            return "{\n" + o.map { pad + BenchJSON.quote($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(separator: ",\n")
                 + "\n" + close + "}"
         }
     }
