@@ -121,6 +121,14 @@ struct SendablePointer<T>: @unchecked Sendable {
     let p: UnsafeMutablePointer<T>
 }
 
+/// Runs `body` with `count` uninitialised, 64-byte-aligned floats of reusable scratch memory (kept in a small
+/// process-wide pool, so that repeated large temporaries do not fault in fresh pages on every call).
+public func withScratchBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    let (raw, size) = ScratchBuffers.acquire(max(count, 1) * 4)
+    defer { ScratchBuffers.release(raw, size) }
+    return try body(raw.bindMemory(to: Float.self, capacity: max(count, 1)))
+}
+
 /// Reusable 64-byte-aligned scratch buffers (packing), so that repeated calls do not fault in fresh pages.
 enum ScratchBuffers {
     private struct Entry: @unchecked Sendable { let pointer: UnsafeMutableRawPointer; let bytes: Int }
@@ -139,6 +147,7 @@ enum ScratchBuffers {
 
     static func release(_ pointer: UnsafeMutableRawPointer, _ bytes: Int) {
         let dropped: Entry? = free.withLock { list in
+            if bytes > 64 << 20 { return Entry(pointer: pointer, bytes: bytes) }
             list.append(Entry(pointer: pointer, bytes: bytes))
             if list.count > 8 {
                 let i = list.indices.min(by: { list[$0].bytes < list[$1].bytes })!

@@ -24,7 +24,7 @@ enum ConvolutionGEMM {
     /// Output pixels per GEMM worth aiming for when batching images together.
     static let targetColumns = 1024
     /// Upper bound of the column buffer (bytes) when batching.
-    static let maxColumnBytes = 48 << 20
+    static let maxColumnBytes = 8 << 20
 
     /// Images per GEMM: 1 for large maps, else enough to reach `targetColumns` (bounded by memory).
     static func imagesPerGEMM(_ s: ConvShape, target: Int = targetColumns) -> Int {
@@ -134,25 +134,25 @@ enum ConvolutionGEMM {
         let direct = per == 1 && s.isPointwise
         let colsCount = direct ? 1 : s.k * p * per
         let tmpCount = per == 1 ? 1 : s.ocg * p * per
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(colsCount, 1))
-        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(tmpCount, 1))
-        defer { cols.deallocate(); tmp.deallocate() }
-        for g in 0..<s.groups {
-            let wg = w + g * s.ocg * s.k
-            var n0 = 0
-            while n0 < s.batch {
-                let nb = min(per, s.batch - n0)
-                let b: UnsafePointer<Float>
-                if direct { b = x + n0 * chw + g * s.cg * hw } else { buildColumns(s, x: x, n0: n0, nb: nb, g: g, cols); b = UnsafePointer(cols) }
-                if nb == 1 {
-                    sgemm(.noTranspose, .noTranspose, m: s.ocg, n: p, k: s.k, alpha: 1, a: wg, lda: s.k, b: b, ldb: p,
-                          beta: 0, c: out + (n0 * s.outChannels + g * s.ocg) * p, ldc: p)
-                } else {
-                    sgemm(.noTranspose, .noTranspose, m: s.ocg, n: nb * p, k: s.k, alpha: 1, a: wg, lda: s.k, b: b, ldb: nb * p,
-                          beta: 0, c: tmp, ldc: nb * p)
-                    scatterImages(tmp, rowsTotal: s.outChannels, rowOffset: g * s.ocg, rows: s.ocg, p: p, n0: n0, nb: nb, out)
+        withScratchBuffer(count: colsCount + tmpCount + 16) { scratch in
+            let cols = scratch, tmp = scratch + (colsCount + 15) / 16 * 16
+            for g in 0..<s.groups {
+                let wg = w + g * s.ocg * s.k
+                var n0 = 0
+                while n0 < s.batch {
+                    let nb = min(per, s.batch - n0)
+                    let b: UnsafePointer<Float>
+                    if direct { b = x + n0 * chw + g * s.cg * hw } else { buildColumns(s, x: x, n0: n0, nb: nb, g: g, cols); b = UnsafePointer(cols) }
+                    if nb == 1 {
+                        sgemm(.noTranspose, .noTranspose, m: s.ocg, n: p, k: s.k, alpha: 1, a: wg, lda: s.k, b: b, ldb: p,
+                              beta: 0, c: out + (n0 * s.outChannels + g * s.ocg) * p, ldc: p)
+                    } else {
+                        sgemm(.noTranspose, .noTranspose, m: s.ocg, n: nb * p, k: s.k, alpha: 1, a: wg, lda: s.k, b: b, ldb: nb * p,
+                              beta: 0, c: tmp, ldc: nb * p)
+                        scatterImages(tmp, rowsTotal: s.outChannels, rowOffset: g * s.ocg, rows: s.ocg, p: p, n0: n0, nb: nb, out)
+                    }
+                    n0 += nb
                 }
-                n0 += nb
             }
         }
         if let bias {
@@ -171,37 +171,38 @@ enum ConvolutionGEMM {
         let chw = s.inChannels * s.height * s.width, hw = s.height * s.width, p = s.p
         let per = imagesPerGEMM(s)
         let direct = per == 1 && s.isPointwise
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(direct ? 1 : s.k * p * per, 1))
-        let dyb = UnsafeMutablePointer<Float>.allocate(capacity: max(per == 1 ? 1 : s.ocg * p * per, 1))
-        defer { cols.deallocate(); dyb.deallocate() }
-        for g in 0..<s.groups {
-            let wg = w + g * s.ocg * s.k
-            var n0 = 0
-            while n0 < s.batch {
-                let nb = min(per, s.batch - n0)
-                let d: UnsafePointer<Float>
-                if nb == 1 { d = dy + (n0 * s.outChannels + g * s.ocg) * p } else {
-                    gatherImages(dy, rowsTotal: s.outChannels, rowOffset: g * s.ocg, rows: s.ocg, p: p, n0: n0, nb: nb, dyb)
-                    d = UnsafePointer(dyb)
-                }
-                if direct {
-                    sgemm(.transpose, .noTranspose, m: s.k, n: p, k: s.ocg, alpha: 1, a: wg, lda: s.k,
-                          b: d, ldb: p, beta: 1, c: dx + n0 * chw + g * s.cg * hw, ldc: p)
-                } else {
-                    sgemm(.transpose, .noTranspose, m: s.k, n: nb * p, k: s.ocg, alpha: 1, a: wg, lda: s.k,
-                          b: d, ldb: nb * p, beta: 0, c: cols, ldc: nb * p)
-                    let src = SendableConstPointer(UnsafePointer(cols)), dst = SendablePointer(dx)
-                    parallelFor(nb * s.cg) { item in
-                        let i = item / s.cg, c = item % s.cg
-                        let plane = dst.p + (n0 + i) * chw + (g * s.cg + c) * hw
-                        if s.isPointwise {
-                            VectorMath.axpy(p, 1, src.p + c * nb * p + i * p, plane)
-                        } else {
-                            col2imChannel(s, src.p + i * p, ld: nb * p, c: c, plane)
+        let colsCount = direct ? 1 : s.k * p * per, dybCount = per == 1 ? 1 : s.ocg * p * per
+        withScratchBuffer(count: colsCount + dybCount + 16) { scratch in
+            let cols = scratch, dyb = scratch + (colsCount + 15) / 16 * 16
+            for g in 0..<s.groups {
+                let wg = w + g * s.ocg * s.k
+                var n0 = 0
+                while n0 < s.batch {
+                    let nb = min(per, s.batch - n0)
+                    let d: UnsafePointer<Float>
+                    if nb == 1 { d = dy + (n0 * s.outChannels + g * s.ocg) * p } else {
+                        gatherImages(dy, rowsTotal: s.outChannels, rowOffset: g * s.ocg, rows: s.ocg, p: p, n0: n0, nb: nb, dyb)
+                        d = UnsafePointer(dyb)
+                    }
+                    if direct {
+                        sgemm(.transpose, .noTranspose, m: s.k, n: p, k: s.ocg, alpha: 1, a: wg, lda: s.k,
+                              b: d, ldb: p, beta: 1, c: dx + n0 * chw + g * s.cg * hw, ldc: p)
+                    } else {
+                        sgemm(.transpose, .noTranspose, m: s.k, n: nb * p, k: s.ocg, alpha: 1, a: wg, lda: s.k,
+                              b: d, ldb: nb * p, beta: 0, c: cols, ldc: nb * p)
+                        let src = SendableConstPointer(UnsafePointer(cols)), dst = SendablePointer(dx)
+                        parallelFor(nb * s.cg) { item in
+                            let i = item / s.cg, c = item % s.cg
+                            let plane = dst.p + (n0 + i) * chw + (g * s.cg + c) * hw
+                            if s.isPointwise {
+                                VectorMath.axpy(p, 1, src.p + c * nb * p + i * p, plane)
+                            } else {
+                                col2imChannel(s, src.p + i * p, ld: nb * p, c: c, plane)
+                            }
                         }
                     }
+                    n0 += nb
                 }
-                n0 += nb
             }
         }
     }
@@ -213,23 +214,24 @@ enum ConvolutionGEMM {
         // The reduction runs over images too: batch as many as the column buffer allows.
         let per = imagesPerGEMM(s, target: 1 << 30)
         let direct = per == 1 && s.isPointwise
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: max(direct ? 1 : s.k * p * per, 1))
-        let dyb = UnsafeMutablePointer<Float>.allocate(capacity: max(per == 1 ? 1 : s.ocg * p * per, 1))
-        defer { cols.deallocate(); dyb.deallocate() }
-        for g in 0..<s.groups {
-            var n0 = 0
-            while n0 < s.batch {
-                let nb = min(per, s.batch - n0)
-                let b: UnsafePointer<Float>
-                if direct { b = x + n0 * chw + g * s.cg * hw } else { buildColumns(s, x: x, n0: n0, nb: nb, g: g, cols); b = UnsafePointer(cols) }
-                let d: UnsafePointer<Float>
-                if nb == 1 { d = dy + (n0 * s.outChannels + g * s.ocg) * p } else {
-                    gatherImages(dy, rowsTotal: s.outChannels, rowOffset: g * s.ocg, rows: s.ocg, p: p, n0: n0, nb: nb, dyb)
-                    d = UnsafePointer(dyb)
+        let colsCount = direct ? 1 : s.k * p * per, dybCount = per == 1 ? 1 : s.ocg * p * per
+        withScratchBuffer(count: colsCount + dybCount + 16) { scratch in
+            let cols = scratch, dyb = scratch + (colsCount + 15) / 16 * 16
+            for g in 0..<s.groups {
+                var n0 = 0
+                while n0 < s.batch {
+                    let nb = min(per, s.batch - n0)
+                    let b: UnsafePointer<Float>
+                    if direct { b = x + n0 * chw + g * s.cg * hw } else { buildColumns(s, x: x, n0: n0, nb: nb, g: g, cols); b = UnsafePointer(cols) }
+                    let d: UnsafePointer<Float>
+                    if nb == 1 { d = dy + (n0 * s.outChannels + g * s.ocg) * p } else {
+                        gatherImages(dy, rowsTotal: s.outChannels, rowOffset: g * s.ocg, rows: s.ocg, p: p, n0: n0, nb: nb, dyb)
+                        d = UnsafePointer(dyb)
+                    }
+                    sgemm(.noTranspose, .transpose, m: s.ocg, n: s.k, k: nb * p, alpha: 1, a: d, lda: nb * p, b: b, ldb: nb * p,
+                          beta: 1, c: dw + g * s.ocg * s.k, ldc: s.k)
+                    n0 += nb
                 }
-                sgemm(.noTranspose, .transpose, m: s.ocg, n: s.k, k: nb * p, alpha: 1, a: d, lda: nb * p, b: b, ldb: nb * p,
-                      beta: 1, c: dw + g * s.ocg * s.k, ldc: s.k)
-                n0 += nb
             }
         }
         if let db {
