@@ -58,6 +58,9 @@ enum BenchCommand: Command {
         let json = args.flag("--json")
         let say: (String) -> Void = json ? { writeStderr($0) } : { print($0) }
 
+        if let filter, !groups.contains(where: { g in g.figures().contains { $0.name.contains(filter) } }) {
+            throw CLIError("no figure matches --filter '\(filter)'")
+        }
         say("caption bench: \(CPUFeatures.modelName), \(CPUFeatures.onlineProcessors) CPUs, GEMM kernel \(GEMMConfiguration.resolvedKernel)"
             + (GEMMBench.hasOpenBLAS ? ", OpenBLAS comparison on" : ""))
         #if DEBUG
@@ -82,7 +85,6 @@ enum BenchCommand: Command {
                 say(BenchReport.line(r, results, nameWidth: width))
             }
         }
-        if results.isEmpty { throw CLIError("no figure matches --filter '\(filter ?? "")'") }
         let doc = BenchReport.json(results, settings: settings)
         if let out = args.value("--out") { try writeTextFile(out, doc) }
         if json { print(doc, terminator: "") }
