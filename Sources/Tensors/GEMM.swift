@@ -36,9 +36,14 @@ public func sgemm(_ transA: Transpose, _ transB: Transpose,
         GEMMDriver.matrixVector(m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc)
         return
     }
-    let blocking = GEMMConfiguration.resolvedKernel == .avx512 ? GEMMBlocking.avx512 : GEMMBlocking.avx2
     let flops = 2 * Double(m) * Double(n) * Double(k)
     let threads = flops < GEMMConfiguration.parallelThresholdFlops ? 1 : ThreadPool.shared.threadCount
+    if !a.transposed && b.transposed && m <= GEMMSmallRows.maxRows {
+        GEMMSmallRows.run(m: m, n: n, k: k, alpha: alpha, a: a.pointer, lda: a.ld, b: b.pointer, ldb: b.ld,
+                          beta: beta, c: c, ldc: ldc, threads: threads)
+        return
+    }
+    let blocking = GEMMConfiguration.resolvedKernel == .avx512 ? GEMMBlocking.avx512 : GEMMBlocking.avx2
     GEMMDriver.blocked(m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc,
                        blocking: blocking, threads: threads)
 }

@@ -58,11 +58,26 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// The in-place dot-product path for few rows of A times B^T (Linear layers on small batches), every edge.
+    func testFewRowsTimesTransposedB() throws {
+        var rng = SeededRandom(seed: 21)
+        for threads in [1, 2] {
+            try withSettings(kernel: .automatic, threads: threads, threshold: 0) {
+                for m in [2, 3, 4, 5, 7, 16, 17] {
+                    for (n, k) in [(1, 9), (3, 1), (4, 8), (5, 7), (13, 64), (37, 513)] {
+                        try check(m, n, k, .noTranspose, .transpose, alpha: 1, beta: 0, rng: &rng, pad: (1, 2, 3), label: "t\(threads)")
+                        try check(m, n, k, .noTranspose, .transpose, alpha: -2, beta: 0.5, rng: &rng, label: "t\(threads)")
+                    }
+                }
+            }
+        }
+    }
+
     func testBetaZeroIgnoresNaNInC() throws {
         var rng = SeededRandom(seed: 9)
         for kernel in try kernels() {
             try withSettings(kernel: kernel, threads: 2, threshold: 0) {
-                for (m, n, k) in [(1, 40, 9), (40, 1, 9), (29, 37, 300), (6, 16, 4)] {
+                for (m, n, k) in [(1, 40, 9), (40, 1, 9), (29, 37, 300), (6, 16, 4), (5, 30, 20)] {
                     try check(m, n, k, .noTranspose, .transpose, alpha: 1, beta: 0, rng: &rng, fillC: .nan, label: "\(kernel)")
                 }
             }

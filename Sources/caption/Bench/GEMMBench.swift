@@ -35,6 +35,25 @@ enum GEMMBench {
                 })
             }
         }
+        // Linear layers' products, x [rows, 512] times W [n, 512] transposed: the decoder's output layer on a
+        // training batch and on five beams.
+        for (m, n, k) in [(32, 5000, 512), (5, 3000, 512)] {
+        #if OpenBLAS
+        out.append(BenchFigure(name: "openblas/gemm_nt/\(m)x\(n)x\(k)", shape: "C[\(m),\(n)] = A[\(m),\(k)] B[\(n),\(k)]^T row-major float32",
+                               itemsPerCall: 2 * Double(m * n * k) / 1e9, item: "GFLOP") {
+            let a = BenchBuffer(count: m * k, seed: 1), b = BenchBuffer(count: n * k, seed: 2), c = BenchBuffer(count: m * n, seed: 3)
+            return { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a.pointer, Int32(k),
+                                 b.pointer, Int32(k), 0, c.pointer, Int32(n)) }
+        })
+        #endif
+        out.append(BenchFigure(name: "gemm_nt/\(m)x\(n)x\(k)", shape: "C[\(m),\(n)] = A[\(m),\(k)] B[\(n),\(k)]^T row-major float32",
+                               itemsPerCall: 2 * Double(m * n * k) / 1e9, item: "GFLOP",
+                               reference: hasOpenBLAS ? "openblas/gemm_nt/\(m)x\(n)x\(k)" : nil) {
+            let a = BenchBuffer(count: m * k, seed: 1), b = BenchBuffer(count: n * k, seed: 2), c = BenchBuffer(count: m * n, seed: 3)
+            return { sgemm(.noTranspose, .transpose, m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: k, b: b.pointer, ldb: k,
+                           beta: 0, c: c.pointer, ldc: n) }
+        })
+        }
         return out
     }
 
