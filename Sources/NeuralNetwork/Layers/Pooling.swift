@@ -18,17 +18,19 @@ public final class MaxPool2d: Module, UnaryLayer {
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         precondition(oh > 0 && ow > 0 && padding * 2 <= kernel, "MaxPool2d(\(kernel), \(stride), \(padding)) on \(s)")
         let planes = s[0] * s[1]
-        var argmax = [Int](repeating: 0, count: planes * oh * ow)
+        // The arg-max is only kept when a backward pass can happen.
+        let needArg = GradMode.isEnabled && x.requiresGrad
+        var argmax = [Int](repeating: 0, count: needArg ? planes * oh * ow : 0)
         let xp = SendableConstPointer(x.value.readPointer)
         let (k, st, pd) = (kernel, stride, padding)
         let y = Tensor(shape: [s[0], s[1], oh, ow]) { o in
             let out = SendablePointer(o)
             argmax.withUnsafeMutableBufferPointer { am in
-                let arg = SendableIntPointer(p: am.baseAddress!)
+                let arg = SendableIntPointer(p: needArg ? am.baseAddress : nil)
                 // Planes are independent: one per parallel iteration.
                 parallelFor(planes) { pl in
                     let src = xp.p + pl * h * w
-                    let o = out.p + pl * oh * ow, a = arg.p + pl * oh * ow
+                    let o = out.p + pl * oh * ow, a = arg.p.map { $0 + pl * oh * ow }
                     // Fast pass over the clipped windows; a plane holding NaN is redone by the exact loop.
                     if MaxPool2d.planeFast(src, h, w, oh, ow, k, st, pd, o, a, base: pl * h * w) {
                         MaxPool2d.planeExact(src, h, w, oh, ow, k, st, pd, o, a, base: pl * h * w)
@@ -48,7 +50,7 @@ public final class MaxPool2d: Module, UnaryLayer {
     /// Max and first arg-max of each window, clipped to the plane (every window holds at least one
     /// element, as `2 * padding <= kernel`), without NaN handling; returns whether a NaN was seen.
     static func planeFast(_ src: UnsafePointer<Float>, _ h: Int, _ w: Int, _ oh: Int, _ ow: Int, _ k: Int, _ st: Int, _ pd: Int,
-                          _ out: UnsafeMutablePointer<Float>, _ arg: UnsafeMutablePointer<Int>, base: Int) -> Bool {
+                          _ out: UnsafeMutablePointer<Float>, _ arg: UnsafeMutablePointer<Int>?, base: Int) -> Bool {
         var nan = false
         for oy in 0..<oh {
             let iy0 = oy * st - pd
@@ -67,7 +69,7 @@ public final class MaxPool2d: Module, UnaryLayer {
                     }
                 }
                 out[oy * ow + ox] = best
-                arg[oy * ow + ox] = base + bi
+                arg?[oy * ow + ox] = base + bi
             }
         }
         return nan
@@ -75,7 +77,7 @@ public final class MaxPool2d: Module, UnaryLayer {
 
     /// The reference loop: the first maximum, and NaN propagating.
     static func planeExact(_ src: UnsafePointer<Float>, _ h: Int, _ w: Int, _ oh: Int, _ ow: Int, _ k: Int, _ st: Int, _ pd: Int,
-                           _ out: UnsafeMutablePointer<Float>, _ arg: UnsafeMutablePointer<Int>, base: Int) {
+                           _ out: UnsafeMutablePointer<Float>, _ arg: UnsafeMutablePointer<Int>?, base: Int) {
         for oy in 0..<oh { for ox in 0..<ow {
             var best = -Float.infinity, bi = -1
             for ky in 0..<k {
@@ -89,7 +91,7 @@ public final class MaxPool2d: Module, UnaryLayer {
                 }
             }
             out[oy * ow + ox] = best
-            arg[oy * ow + ox] = base + bi
+            arg?[oy * ow + ox] = base + bi
         }}
     }
 }
@@ -106,4 +108,4 @@ public final class AdaptiveAvgPool2d: Module, UnaryLayer {
     public func callAsFunction(_ x: Variable) -> Variable { forward(x) }
 }
 
-struct SendableIntPointer: @unchecked Sendable { let p: UnsafeMutablePointer<Int> }
+struct SendableIntPointer: @unchecked Sendable { let p: UnsafeMutablePointer<Int>? }
