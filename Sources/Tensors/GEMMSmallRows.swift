@@ -1,8 +1,10 @@
+import TensorsAVX512
+
 /// `C = alpha * A * B^T + beta * C` for few rows of `A` (a Linear layer on a small batch or a few beams):
 /// both operands are read in place as dot products over contiguous rows, so the large `B` (the weight,
 /// `[n, k]`) is streamed once instead of being repacked on every call.
 enum GEMMSmallRows {
-    /// Rows of A up to which this path beats packing `B^T`.
+    /// Rows of A up to which this path beats packing `B^T` (at 32 rows the packed AVX-512 path is ~10 % faster).
     static let maxRows = 16
 
     static func run(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -12,13 +14,23 @@ enum GEMMSmallRows {
         let chunks = threads == 1 ? 1 : min(blocks, 4 * threads)
         let perChunk = (blocks + chunks - 1) / chunks
         let cp = SendablePointer(p: c)
+        let wide = GEMMConfiguration.resolvedKernel == .avx512
         ThreadPool.shared.parallelFor(chunks, maxThreads: threads) { chunk, _ in
             let j0 = chunk * perChunk * 4, j1 = min(n, j0 + perChunk * 4)
             var j = j0
             while j < j1 {
                 let w = min(4, j1 - j)
                 var i = 0
-                if w == 4 {
+                if w == 4 && wide {
+                    while i + 4 <= m {
+                        sgemmDot4x4AVX512(k, a + i * lda, lda, b + j * ldb, ldb, cp.p + i * ldc + j, ldc, alpha, beta)
+                        i += 4
+                    }
+                    while i < m {
+                        sgemmDot1x4AVX512(k, a + i * lda, b + j * ldb, ldb, cp.p + i * ldc + j, alpha, beta)
+                        i += 1
+                    }
+                } else if w == 4 {
                     while i + 3 <= m {
                         dot3x4(k, a + i * lda, lda, b + j * ldb, ldb, cp.p + i * ldc + j, ldc, alpha, beta)
                         i += 3

@@ -7,7 +7,7 @@ import COpenBLAS
 /// and with the `OpenBLAS` trait the same shapes through `cblas_sgemm`, with the ratio.
 enum GEMMBench {
     static var group: BenchGroup { BenchGroup(name: "gemm",
-                                  summary: "SGEMM GFLOP/s: 1024^3, 2048^3, 64x2048x512, 32x5000x512, 3136x64x576 (+ OpenBLAS with the trait)",
+                                  summary: "SGEMM GFLOP/s: 1024^3, 2048^3, 64x2048x512, 32x5000x512, 3136x64x576, Linear-layer NT shapes (+ OpenBLAS with the trait)",
                                   figures: figures, setThreads: setThreads) }
 
     /// (m, n, k) of `C[m,n] = A[m,k] B[k,n]`, row-major, no transposes.

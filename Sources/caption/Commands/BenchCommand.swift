@@ -32,6 +32,9 @@ enum BenchCommand: Command {
           --warmup N       untimed calls first (default 2)
           --min-seconds S  minimum timing per figure (default 1; 0 for quick runs)
           --filter TEXT    only figures whose name contains TEXT
+
+        The environment variable CAPTION_THREADS sets the default thread count of every command.
+        "cpu ms" is the process CPU time per call: on a busy machine, compare it (divided by the threads) too.
         """
         return s
     }
