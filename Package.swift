@@ -60,10 +60,10 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Tensors", "SafeTensors"], exclude: ["Golden"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "SafeTensors"], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "VisionTests", dependencies: ["Vision", "ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"], swiftSettings: strict + vectorFlags),
+        .testTarget(name: "VisionTests", dependencies: ["Vision", "ImageCodecs", "NeuralNetwork", "Tensors", "SafeTensors"], exclude: ["Fixtures"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "TextTests", dependencies: ["Text"], swiftSettings: strict),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "CaptioningTests", dependencies: ["Captioning", "NeuralNetwork", "Tensors", "Text", "SafeTensors"], exclude: ["Golden"], swiftSettings: strict + vectorFlags),
+        .testTarget(name: "CaptioningTests", dependencies: ["Captioning", "NeuralNetwork", "Tensors", "Text", "SafeTensors"], exclude: ["Golden", "Fixtures"], swiftSettings: strict + vectorFlags),
         .testTarget(name: "CLITests", dependencies: ["caption"], swiftSettings: strict),
     ]
 )
