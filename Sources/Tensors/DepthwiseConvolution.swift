@@ -52,18 +52,32 @@ public enum DepthwiseConvolution {
         let chunks = work < 1 << 15 ? 1 : min(planes, 8 * activeProcessors)
         let inAddr = Int(bitPattern: input), outAddr = Int(bitPattern: output)
         let wAddr = Int(bitPattern: weights), bAddr = Int(bitPattern: bias)
+        // Narrow planes (borders would dominate) are copied into a zero-padded scratch plane and run
+        // entirely in SIMD; wide planes read the input in place with scalar borders.
+        let narrow = outWidth < 32
+        let blocks = (outWidth + 7) / 8
+        let paddedWidth = max(width + padLeft + 2, stride * 8 * blocks + 2)
+        let paddedRows = (outHeight - 1) * stride + 3
         let body: @Sendable (Int) -> Void = { chunk in
             let src = UnsafePointer<Float>(bitPattern: inAddr)!, dst = UnsafeMutablePointer<Float>(bitPattern: outAddr)!
             let w = UnsafePointer<Float>(bitPattern: wAddr)!, b = UnsafePointer<Float>(bitPattern: bAddr)
-            let zero = UnsafeMutablePointer<Float>.allocate(capacity: width + 32)
-            zero.initialize(repeating: 0, count: width + 32)
+            let scratch = narrow ? paddedRows * paddedWidth + 16 : width + 32
+            let zero = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+            zero.initialize(repeating: 0, count: scratch)
             defer { zero.deallocate() }
             let lo = chunk * planes / chunks, hi = (chunk + 1) * planes / chunks
             for p in lo..<hi {
                 let c = channelMajor ? p / perChannel : p % channels
-                plane(src + p * inPlane, dst + p * outPlane, height: height, width: width, outHeight: outHeight,
-                      outWidth: outWidth, stride: stride, padTop: padTop, padLeft: padLeft, w: w + 9 * c,
-                      bias: b?[c] ?? 0, activation: activation, zero: UnsafePointer(zero))
+                if narrow {
+                    paddedPlane(src + p * inPlane, dst + p * outPlane, height: height, width: width, outHeight: outHeight,
+                                outWidth: outWidth, stride: stride, padTop: padTop, padLeft: padLeft, w: w + 9 * c,
+                                bias: b?[c] ?? 0, activation: activation, padded: zero, paddedWidth: paddedWidth,
+                                paddedRows: paddedRows)
+                } else {
+                    plane(src + p * inPlane, dst + p * outPlane, height: height, width: width, outHeight: outHeight,
+                          outWidth: outWidth, stride: stride, padTop: padTop, padLeft: padLeft, w: w + 9 * c,
+                          bias: b?[c] ?? 0, activation: activation, zero: UnsafePointer(zero))
+                }
             }
         }
         if chunks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: body) }
@@ -89,6 +103,59 @@ public enum DepthwiseConvolution {
     @inline(__always)
     static func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    /// One narrow plane through a zero-padded copy: `padded` is `paddedRows x paddedWidth`, zero outside the
+    /// data region (which is rewritten for every plane, so the zeros persist between planes).
+    @inline(__always)
+    static func paddedPlane(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, height: Int, width: Int,
+                            outHeight: Int, outWidth: Int, stride: Int, padTop: Int, padLeft: Int,
+                            w: UnsafePointer<Float>, bias: Float, activation: FusedActivation,
+                            padded: UnsafeMutablePointer<Float>, paddedWidth: Int, paddedRows: Int) {
+        for iy in 0..<height where iy + padTop < paddedRows {
+            (padded + (iy + padTop) * paddedWidth + padLeft).update(from: x + iy * width, count: width)
+        }
+        let v00 = SIMD8(repeating: w[0]), v01 = SIMD8(repeating: w[1]), v02 = SIMD8(repeating: w[2])
+        let v10 = SIMD8(repeating: w[3]), v11 = SIMD8(repeating: w[4]), v12 = SIMD8(repeating: w[5])
+        let v20 = SIMD8(repeating: w[6]), v21 = SIMD8(repeating: w[7]), v22 = SIMD8(repeating: w[8])
+        let vb = SIMD8<Float>(repeating: bias)
+        let lower = SIMD8<Float>(repeating: 0), upper = SIMD8<Float>(repeating: 6)
+        let src = UnsafePointer(padded)
+        for oy in 0..<outHeight {
+            let r0 = src + oy * stride * paddedWidth, r1 = r0 + paddedWidth, r2 = r1 + paddedWidth
+            let out = y + oy * outWidth
+            var ox = 0
+            while ox < outWidth {
+                var a = vb
+                if stride == 1 {
+                    a = a.addingProduct(load8(r0 + ox), v00); a = a.addingProduct(load8(r0 + ox + 1), v01)
+                    a = a.addingProduct(load8(r0 + ox + 2), v02)
+                    a = a.addingProduct(load8(r1 + ox), v10); a = a.addingProduct(load8(r1 + ox + 1), v11)
+                    a = a.addingProduct(load8(r1 + ox + 2), v12)
+                    a = a.addingProduct(load8(r2 + ox), v20); a = a.addingProduct(load8(r2 + ox + 1), v21)
+                    a = a.addingProduct(load8(r2 + ox + 2), v22)
+                } else {
+                    let j = 2 * ox
+                    let a0 = load16(r0 + j), b0 = load16(r0 + j + 2)
+                    let a1 = load16(r1 + j), b1 = load16(r1 + j + 2)
+                    let a2 = load16(r2 + j), b2 = load16(r2 + j + 2)
+                    a = a.addingProduct(a0.evenHalf, v00); a = a.addingProduct(a0.oddHalf, v01); a = a.addingProduct(b0.evenHalf, v02)
+                    a = a.addingProduct(a1.evenHalf, v10); a = a.addingProduct(a1.oddHalf, v11); a = a.addingProduct(b1.evenHalf, v12)
+                    a = a.addingProduct(a2.evenHalf, v20); a = a.addingProduct(a2.oddHalf, v21); a = a.addingProduct(b2.evenHalf, v22)
+                }
+                switch activation {
+                case .none: break
+                case .relu: a = a.replacing(with: lower, where: a .< lower)
+                case .relu6: a = a.replacing(with: lower, where: a .< lower).replacing(with: upper, where: a .> upper)
+                }
+                if ox + 8 <= outWidth {
+                    UnsafeMutableRawPointer(out + ox).storeBytes(of: a, as: SIMD8<Float>.self)
+                } else {
+                    for i in 0..<(outWidth - ox) { out[ox + i] = a[i] }
+                }
+                ox += 8
+            }
+        }
     }
 
     /// One plane. Out-of-range rows point at `zero`; columns that touch the padding are done in scalar code.

@@ -63,7 +63,7 @@ final class DepthwiseConvolutionTests: XCTestCase {
 
     func testStrideTwoTensorFlowSamePadding() {
         // SAME on even sizes pads (0 before, 1 after); on odd sizes (1, 1).
-        for (i, s) in [2, 4, 8, 14, 28, 34, 56, 3, 7, 15, 33, 49].enumerated() {
+        for (i, s) in [2, 4, 8, 14, 28, 34, 56, 64, 3, 7, 15, 33, 49, 67].enumerated() {
             let (top, bottom) = DepthwiseConvolution.samePadding(s, stride: 2)
             let (left, right) = DepthwiseConvolution.samePadding(s + 2, stride: 2)
             check(n: 1, c: 5, h: s, w: s + 2, stride: 2, top: top, left: left, bottom: bottom, right: right,
@@ -75,7 +75,7 @@ final class DepthwiseConvolutionTests: XCTestCase {
 
     func testStrideTwoSymmetricAndNoPaddingNoBiasActivations() {
         check(n: 3, c: 2, h: 19, w: 37, stride: 2, top: 1, left: 1, bottom: 1, right: 1, activation: .none, bias: false, seed: 7)
-        check(n: 1, c: 4, h: 20, w: 45, stride: 2, top: 0, left: 0, bottom: 0, right: 0, activation: .relu, bias: true, seed: 8)
+        check(n: 1, c: 4, h: 20, w: 75, stride: 2, top: 0, left: 0, bottom: 0, right: 0, activation: .relu, bias: true, seed: 8)
         check(n: 2, c: 3, h: 11, w: 29, stride: 1, top: 0, left: 0, bottom: 0, right: 0, activation: .none, bias: true, seed: 9)
         check(n: 2, c: 3, h: 11, w: 29, stride: 1, top: 2, left: 2, bottom: 0, right: 0, activation: .none, bias: true, seed: 10)
     }

@@ -129,3 +129,35 @@ final class SmallCNNTests: XCTestCase {
 
     nonisolated(unsafe) static var rng = SeededRandom(seed: 77)
 }
+
+extension SmallCNNTests {
+    /// Training-step and inference time of the standard student at 224x224; runs only with `CAPTION_BENCH=1`.
+    func testTrainingStepTiming() throws {
+        guard ProcessInfo.processInfo.environment["CAPTION_BENCH"] != nil else {
+            throw XCTSkip("set CAPTION_BENCH=1 to time the small CNN")
+        }
+        let m = SmallCNN(configuration: .standard(), seed: 1)
+        let n = 16
+        let x = random([n, 3, 224, 224], seed: 1), target = random([n, 1280, 7, 7], seed: 2)
+        let opt = Adam(m.parameters, learningRate: 1e-3)
+        func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
+        m.setTraining(true)
+        var times: [Double] = []
+        for _ in 0..<3 {
+            let t0 = now()
+            opt.zeroGrad()
+            let loss = mseLoss(m.forward(Variable(x)), Variable(target))
+            loss.backward()
+            opt.step()
+            times.append(now() - t0)
+        }
+        let step = times.sorted()[1]
+        m.setTraining(false)
+        _ = m.features(x)
+        let t0 = now()
+        _ = m.features(x)
+        let inference = now() - t0
+        print("SmallCNN batch \(n): train step \(String(format: "%.0f", step)) ms (\(String(format: "%.1f", step / Double(n))) ms/image), "
+              + "inference \(String(format: "%.1f", inference)) ms (\(String(format: "%.2f", inference / Double(n))) ms/image)")
+    }
+}
