@@ -14,22 +14,23 @@ def kernel(name, mr, lanes, vecs, doc, public):
     vis = "public " if public else ""
     out.append(f"/// {doc}")
     out.append(f"/// `C[0..<{mr}, 0..<{nr}] = alpha * Ap * Bp + beta * C` over `kc` steps of packed panels: `a` holds {mr}")
-    out.append(f"/// floats per step, `b` {nr} floats per step ({lanes * 4}-byte aligned). `beta == 0` does not read `C`.")
+    out.append(f"/// floats per step, `b` {nr} floats per step `bStride` bytes apart")
+    out.append(f"/// ({nr * 4} when packed; a row stride when `b` is read in place). `beta == 0` does not read `C`.")
     out.append("@inline(never)")
     out.append(f"{vis}func {name}(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,")
-    out.append(f"    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {{")
+    out.append(f"    _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {{")
     for r in range(mr):
         out.append("    " + "; ".join(f"var {acc[r][j]} = {v}()" for j in range(vecs)))
     out.append("    var pa = a")
     out.append("    var pb = UnsafeRawPointer(b)")
     out.append("    for _ in 0..<kc {")
     for j in range(vecs):
-        out.append(f"        let b{j} = pb.load(fromByteOffset: {j * lanes * 4}, as: {v}.self)")
+        out.append(f"        let b{j} = pb.loadUnaligned(fromByteOffset: {j * lanes * 4}, as: {v}.self)")
     for r in range(mr):
         out.append(f"        let a{r} = {v}(repeating: pa[{r}])")
         for j in range(vecs):
             out.append(f"        {acc[r][j]} = {acc[r][j]}.addingProduct(a{r}, b{j})")
-    out.append(f"        pa += {mr}; pb += {nr * 4}")
+    out.append(f"        pa += {mr}; pb += bStride")
     out.append("    }")
     out.append(f"    let va = {v}(repeating: alpha)")
     out.append("    let rc = UnsafeMutableRawPointer(c)")

@@ -33,7 +33,9 @@ final class JPEGDecoder {
             try readMarkers(buf.baseAddress!, buf.count)
         }
         guard let frame, scanCount > 0 else { throw ImageError("JPEG contains no image") }
-        let planes = Self.inverseTransform(frame: frame, coefficients: coefficients)
+        let coefs = coefficients
+        coefficients = []
+        let planes = Self.inverseTransform(frame: frame, coefficients: coefs)
         let pixels = JPEGColor.convert(frame: frame, planes: planes, space: colorSpace)
         return RGBImage(width: frame.width, height: frame.height, pixels: pixels, orientation: orientation ?? 1)
     }
@@ -134,23 +136,33 @@ final class JPEGDecoder {
         coefficients = frame.components.map { JPEGCoefficients(count: $0.blocksPerLine * $0.blocksPerColumn * 64) }
     }
 
-    /// IDCT of every block holding image data, per component.
-    static func inverseTransform(frame: JPEGFrame, coefficients: [JPEGCoefficients]) -> [JPEGPlane] {
+    /// IDCT of every block holding image data, per component (with libjpeg's block smoothing when a
+    /// progressive file leaves low-frequency coefficients imprecise).
+    static func inverseTransform(frame: JPEGFrame, coefficients consumed: __owned [JPEGCoefficients]) -> [JPEGPlane] {
+        var coefficients = consumed
         var planes: [JPEGPlane] = []
+        let smooth = smoothingApplies(frame)
         for (ci, c) in frame.components.enumerated() {
             let plane = JPEGPlane(stride: c.dataBlocksPerLine * 8, rows: c.dataBlocksPerColumn * 8)
             let q = c.quant ?? [Int32](repeating: 0, count: 64)
             let coef = coefficients[ci].p
+            let ws = UnsafeMutablePointer<Int16>.allocate(capacity: 64)
+            defer { ws.deallocate() }
             q.withUnsafeBufferPointer { qp in
                 let qb = qp.baseAddress!
                 for by in 0..<c.dataBlocksPerColumn {
                     for bx in 0..<c.dataBlocksPerLine {
-                        jpegIDCTBlock(coef + (by * c.blocksPerLine + bx) * 64, qb,
-                                      plane.p + by * 8 * plane.stride + bx * 8, plane.stride)
+                        var block = UnsafePointer(coef + (by * c.blocksPerLine + bx) * 64)
+                        if smooth {
+                            smoothBlock(c, coef, totalIMCURows: frame.mcusPerColumn, bx: bx, by: by, q: q, ws: ws)
+                            block = UnsafePointer(ws)
+                        }
+                        jpegIDCTBlock(block, qb, plane.p + by * 8 * plane.stride + bx * 8, plane.stride)
                     }
                 }
             }
             planes.append(plane)
+            if !smooth { coefficients[ci] = JPEGCoefficients(count: 0) }  // release as soon as done
         }
         return planes
     }

@@ -11,6 +11,9 @@ final class JPEGHuffmanTable: @unchecked Sendable {
     let valoffset: UnsafeMutablePointer<Int32>
     let values: UnsafeMutablePointer<UInt8>
     let valueCount: Int
+    /// For AC use: `acFast[peek9]` decodes a whole (run, size, value) when code and value bits fit in
+    /// 9 bits: value << 16 | size << 12 | run << 8 | bits consumed; 0 otherwise.
+    let acFast: UnsafeMutablePointer<Int32>
     /// Why the table cannot be used (libjpeg rejects such tables when a scan uses them), or nil.
     let invalidReason: String?
 
@@ -49,10 +52,25 @@ final class JPEGHuffmanTable: @unchecked Sendable {
             code <<= 1
         }
         invalidReason = reason
+        let n = 1 << Self.lookaheadBits
+        acFast = .allocate(capacity: n)
+        acFast.initialize(repeating: 0, count: n)
+        for peek in 0..<n {
+            let e = Int(fast[peek])
+            guard e != 0 else { continue }
+            let l = e >> 8, rs = e & 0xFF, run = rs >> 4, size = rs & 15
+            if size == 0 {
+                acFast[peek] = Int32(run << 8 | l)
+            } else if l + size <= Self.lookaheadBits {
+                let extra = (peek >> (Self.lookaheadBits - l - size)) & ((1 << size) - 1)
+                let v = extra < (1 << (size - 1)) ? extra - (1 << size) + 1 : extra
+                acFast[peek] = Int32(truncatingIfNeeded: v << 16 | size << 12 | run << 8 | (l + size))
+            }
+        }
     }
 
     deinit {
-        fast.deallocate(); maxcode.deallocate(); valoffset.deallocate(); values.deallocate()
+        fast.deallocate(); maxcode.deallocate(); valoffset.deallocate(); values.deallocate(); acFast.deallocate()
     }
 
     /// The standard tables of the JPEG specification (K.3), which libjpeg uses for slots 0 and 1 when a file

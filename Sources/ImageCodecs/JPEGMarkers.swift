@@ -171,13 +171,15 @@ enum JPEGMarkers {
         return p == [0x4A, 0x46, 0x49, 0x46, 0]
     }
 
-    /// The EXIF orientation (tag 0x0112 in IFD0) of an APP1 segment, if it is an EXIF segment that has one.
+    /// The EXIF orientation (tag 0x0112 in IFD0) of an APP1 segment: nil if it is not an EXIF segment,
+    /// 1 if it is one without a valid orientation (Pillow reads only the first EXIF segment).
     static func exifOrientation(_ s: ArraySlice<UInt8>) -> Int? {
         let p = Array(s)
-        guard p.count >= 14, p[0] == 0x45, p[1] == 0x78, p[2] == 0x69, p[3] == 0x66, p[4] == 0, p[5] == 0 else { return nil }
+        guard p.count >= 6, p[0] == 0x45, p[1] == 0x78, p[2] == 0x69, p[3] == 0x66, p[4] == 0, p[5] == 0 else { return nil }
+        guard p.count >= 14 else { return 1 }
         let t = Array(p[6...])
         let little: Bool
-        if t[0] == 0x49 && t[1] == 0x49 { little = true } else if t[0] == 0x4D && t[1] == 0x4D { little = false } else { return nil }
+        if t[0] == 0x49 && t[1] == 0x49 { little = true } else if t[0] == 0x4D && t[1] == 0x4D { little = false } else { return 1 }
         func u16(_ i: Int) -> Int? {
             guard i >= 0, i + 2 <= t.count else { return nil }
             return little ? Int(t[i]) | Int(t[i + 1]) << 8 : Int(t[i]) << 8 | Int(t[i + 1])
@@ -186,16 +188,24 @@ enum JPEGMarkers {
             guard let a = u16(i), let b = u16(i + 2) else { return nil }
             return little ? a | b << 16 : a << 16 | b
         }
-        guard u16(2) == 42, let ifd = u32(4), let count = u16(ifd) else { return nil }
+        guard u16(2) == 42, let ifd = u32(4), let count = u16(ifd) else { return 1 }
         for e in 0..<min(count, 1000) {
             let o = ifd + 2 + 12 * e
-            guard let tag = u16(o) else { return nil }
+            guard let tag = u16(o) else { return 1 }
             if tag == 0x0112 {
-                guard let type = u16(o + 2), type == 3, let v = u16(o + 8) else { return nil }
-                return (1...8).contains(v) ? v : nil
+                guard let type = u16(o + 2) else { return 1 }
+                let value: Int?
+                switch type {
+                case 1, 6: value = o + 8 < t.count ? Int(t[o + 8]) : nil  // BYTE, SBYTE
+                case 3, 8: value = u16(o + 8)  // SHORT, SSHORT
+                case 4, 9: value = u32(o + 8)  // LONG, SLONG
+                default: value = nil
+                }
+                guard let v = value else { return 1 }
+                return (1...8).contains(v) ? v : 1
             }
         }
-        return nil
+        return 1
     }
 }
 
@@ -208,3 +218,10 @@ let jpegNaturalOrder: [Int] = [
     58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
     63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
 ]
+
+/// `jpegNaturalOrder` as a pointer for hot loops (80 entries, never freed).
+nonisolated(unsafe) let jpegNaturalOrderPointer: UnsafeMutablePointer<Int> = {
+    let p = UnsafeMutablePointer<Int>.allocate(capacity: jpegNaturalOrder.count)
+    p.initialize(from: jpegNaturalOrder, count: jpegNaturalOrder.count)
+    return p
+}()

@@ -5,10 +5,10 @@ extension JPEGDecoder {
     /// DC first scan: the difference, shifted by Al.
     @inline(__always)
     static func decodeDCFirst(_ st: inout JPEGScanState, _ block: UnsafeMutablePointer<Int16>,
-                              _ t: JPEGHuffmanTable, _ pred: inout Int) throws(ImageError) {
+                              _ t: JPEGHuffmanTable, _ k: Int) throws(ImageError) {
         let s = try st.reader.decode(t)
-        pred += st.reader.receiveExtend(s)
-        block[0] = Int16(truncatingIfNeeded: pred << st.al)
+        st.preds[k] += st.reader.receiveExtend(s)
+        block[0] = Int16(truncatingIfNeeded: st.preds[k] << st.al)
     }
 
     /// DC refinement: one more bit of precision.
@@ -24,13 +24,25 @@ extension JPEGDecoder {
         if st.eobrun > 0 { st.eobrun -= 1; return }
         var k = st.ss
         let se = st.se, al = st.al
+        let nat = jpegNaturalOrderPointer
         while k <= se {
+            if st.reader.count < 16 { st.reader.fill() }
+            let e = t.acFast[Int(truncatingIfNeeded: st.reader.bits &>> UInt64(64 - JPEGHuffmanTable.lookaheadBits))]
+            if (e >> 12) & 15 != 0 {
+                let len = Int(e & 0xFF)
+                st.reader.bits &<<= UInt64(len)
+                st.reader.count -= len
+                k += Int((e >> 8) & 15)
+                block[nat[k]] = Int16(truncatingIfNeeded: Int(e >> 16) << al)
+                k += 1
+                continue
+            }
             let rs = try st.reader.decode(t)
             let r = rs >> 4, s = rs & 15
             if s != 0 {
                 k += r
                 let v = st.reader.receiveExtend(s)
-                block[jpegNaturalOrder[k]] = Int16(truncatingIfNeeded: v << al)
+                block[nat[k]] = Int16(truncatingIfNeeded: v << al)
             } else if r == 15 {
                 k += 15
             } else {
@@ -65,7 +77,7 @@ extension JPEGDecoder {
                 }
                 // Skip already-nonzero coefficients (refining them) and r zero ones.
                 repeat {
-                    let pos = jpegNaturalOrder[k]
+                    let pos = jpegNaturalOrderPointer[k]
                     let c = block[pos]
                     if c != 0 {
                         if st.reader.getBit() != 0 && c & p1 == 0 {
@@ -77,13 +89,13 @@ extension JPEGDecoder {
                     }
                     k += 1
                 } while k <= se
-                if s != 0 { block[jpegNaturalOrder[k]] = s }
+                if s != 0 { block[jpegNaturalOrderPointer[k]] = s }
                 k += 1
             }
         }
         if st.eobrun > 0 {
             while k <= se {
-                let pos = jpegNaturalOrder[k]
+                let pos = jpegNaturalOrderPointer[k]
                 let c = block[pos]
                 if c != 0 && st.reader.getBit() != 0 && c & p1 == 0 {
                     block[pos] = c >= 0 ? c &+ p1 : c &+ m1

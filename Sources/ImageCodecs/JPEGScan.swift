@@ -16,10 +16,22 @@ final class JPEGCoefficients: @unchecked Sendable {
 /// What a scan codes, decided from its header.
 enum JPEGScanKind { case sequential, dcFirst, dcRefine, acFirst, acRefine }
 
+/// Where the blocks of a scan's MCUs are.
+struct MCUGeometry {
+    var mcusX: Int
+    var mcusY: Int
+    var bases: [UnsafeMutablePointer<Int16>]
+    var rowStep: [Int]
+    var colStep: [Int]
+    var blocks: [(k: Int, offset: Int)]
+}
+
 /// Per-scan state passed to the block decoders.
 struct JPEGScanState {
     var reader: JPEGBitReader
     var eobrun = 0
+    /// DC predictions, one per scan component.
+    var preds = SIMD4<Int>.zero
     var ss: Int
     var se: Int
     var al: Int
@@ -94,41 +106,34 @@ extension JPEGDecoder {
         let single = ncomp == 1
 
         var st = JPEGScanState(reader: JPEGBitReader(base: base, end: end, pos: pos), ss: scan.ss, se: scan.se, al: scan.al)
-        var preds = [Int](repeating: 0, count: ncomp)
-        var expectedRST = 0
-        var m = 0
-        for my in 0..<mcusY {
-            for mx in 0..<mcusX {
-                if restartInterval > 0 && m > 0 && m % restartInterval == 0 {
-                    if st.reader.overran { throw st.reader.exhaustedError() }
-                    guard let mk = st.reader.nextMarker() else { throw ImageError("truncated JPEG data") }
-                    guard mk == 0xD0 + UInt8(expectedRST) else {
-                        throw ImageError("corrupt JPEG data (expected restart marker RST\(expectedRST))")
-                    }
-                    expectedRST = (expectedRST + 1) & 7
-                    for k in 0..<ncomp { preds[k] = 0 }
-                    st.eobrun = 0
-                }
-                for b in mcuBlocks {
-                    let k = b.k
-                    let bx = single ? mx : mx * blockH[k] + b.dx
-                    let by = single ? my : my * blockV[k] + b.dy
-                    let block = stores[k].p + (by * stride[k] + bx) * 64
-                    switch kind {
-                    case .sequential:
-                        try Self.decodeSequentialBlock(&st.reader, block, dcTables[k], acTables[k], &preds[k])
-                    case .dcFirst:
-                        try Self.decodeDCFirst(&st, block, dcTables[k], &preds[k])
-                    case .dcRefine:
-                        Self.decodeDCRefine(&st, block)
-                    case .acFirst:
-                        try Self.decodeACFirst(&st, block, acTables[k])
-                    case .acRefine:
-                        try Self.decodeACRefine(&st, block, acTables[k])
-                    }
-                }
-                if st.reader.overran { throw st.reader.exhaustedError() }
-                m += 1
+        // Block addresses: component base + my * rowStep + mx * colStep + offset within the MCU.
+        let bases = stores.map(\.p)
+        let rowStep = (0..<ncomp).map { single ? stride[$0] * 64 : blockV[$0] * stride[$0] * 64 }
+        let colStep = (0..<ncomp).map { single ? 64 : blockH[$0] * 64 }
+        let blocks = mcuBlocks.map { (k: $0.k, offset: ($0.dy * stride[$0.k] + $0.dx) * 64) }
+        let geometry = MCUGeometry(mcusX: mcusX, mcusY: mcusY, bases: bases, rowStep: rowStep, colStep: colStep, blocks: blocks)
+        switch kind {
+        case .sequential:
+            try forEachBlock(&st, geometry) { (st, k, block) throws(ImageError) in
+                try Self.decodeSequentialBlock(&st.reader, block, dcTables[k], acTables[k], &st.preds[k])
+            }
+        case .dcFirst:
+            try forEachBlock(&st, geometry) { (st, k, block) throws(ImageError) in
+                try Self.decodeDCFirst(&st, block, dcTables[k], k)
+            }
+        case .dcRefine:
+            try forEachBlock(&st, geometry) { (st, _, block) throws(ImageError) in
+                Self.decodeDCRefine(&st, block)
+            }
+        case .acFirst:
+            let t = acTables[0]
+            try forEachBlock(&st, geometry) { (st, _, block) throws(ImageError) in
+                try Self.decodeACFirst(&st, block, t)
+            }
+        case .acRefine:
+            let t = acTables[0]
+            try forEachBlock(&st, geometry) { (st, _, block) throws(ImageError) in
+                try Self.decodeACRefine(&st, block, t)
             }
         }
         // Progressive bookkeeping (used to reject nothing, but kept as libjpeg's coef_bits).
@@ -140,6 +145,35 @@ extension JPEGDecoder {
         return st.reader
     }
 
+    /// Runs `body` on every block of every MCU of a scan, handling restart markers (which reset the DC
+    /// predictions and the EOB run) and stopping as soon as the data has run out.
+    @inline(__always)
+    func forEachBlock(_ st: inout JPEGScanState, _ g: MCUGeometry,
+                      _ body: (inout JPEGScanState, Int, UnsafeMutablePointer<Int16>) throws(ImageError) -> Void) throws(ImageError) {
+        var expectedRST = 0
+        var m = 0
+        let interval = restartInterval
+        for my in 0..<g.mcusY {
+            for mx in 0..<g.mcusX {
+                if interval > 0 && m > 0 && m % interval == 0 {
+                    if st.reader.overran { throw st.reader.exhaustedError() }
+                    guard let mk = st.reader.nextMarker() else { throw ImageError("truncated JPEG data") }
+                    guard mk == 0xD0 + UInt8(expectedRST) else {
+                        throw ImageError("corrupt JPEG data (expected restart marker RST\(expectedRST))")
+                    }
+                    expectedRST = (expectedRST + 1) & 7
+                    st.preds = .zero
+                    st.eobrun = 0
+                }
+                for b in g.blocks {
+                    try body(&st, b.k, g.bases[b.k] + my * g.rowStep[b.k] + mx * g.colStep[b.k] + b.offset)
+                }
+                if st.reader.overran { throw st.reader.exhaustedError() }
+                m += 1
+            }
+        }
+    }
+
     /// One block of a sequential scan (libjpeg's decode_mcu).
     @inline(__always)
     static func decodeSequentialBlock(_ r: inout JPEGBitReader, _ block: UnsafeMutablePointer<Int16>,
@@ -148,19 +182,35 @@ extension JPEGDecoder {
         pred += r.receiveExtend(s)
         block[0] = Int16(truncatingIfNeeded: pred)
         var k = 1
-        try jpegNaturalOrder.withUnsafeBufferPointer { (nat) throws(ImageError) in
-            while k < 64 {
-                let rs = try r.decode(act)
-                let run = rs >> 4, size = rs & 15
-                if size != 0 {
+        let nat = jpegNaturalOrderPointer
+        while k < 64 {
+            if r.count < 16 { r.fill() }
+            let e = act.acFast[Int(truncatingIfNeeded: r.bits &>> UInt64(64 - JPEGHuffmanTable.lookaheadBits))]
+            if e != 0 {
+                let len = Int(e & 0xFF)
+                r.bits &<<= UInt64(len)
+                r.count -= len
+                let run = Int((e >> 8) & 15)
+                if (e >> 12) & 15 != 0 {
                     k += run
-                    block[nat[k]] = Int16(truncatingIfNeeded: r.receiveExtend(size))
-                } else {
-                    if run != 15 { break }
-                    k += 15
+                    block[nat[k]] = Int16(truncatingIfNeeded: e >> 16)
+                    k += 1
+                    continue
                 }
-                k += 1
+                if run != 15 { break }
+                k += 16
+                continue
             }
+            let rs = try r.decode(act)
+            let run = rs >> 4, size = rs & 15
+            if size != 0 {
+                k += run
+                block[nat[k]] = Int16(truncatingIfNeeded: r.receiveExtend(size))
+            } else {
+                if run != 15 { break }
+                k += 15
+            }
+            k += 1
         }
     }
 }

@@ -96,7 +96,7 @@ struct GEMMOperand {
     }
 }
 
-typealias MicroKernel = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+typealias MicroKernel = @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
 
 /// Register tile (`mr x nr`) and cache blocks (`mc`, `kc`, `nc`) of one micro-kernel.
 struct GEMMBlocking: Sendable {
@@ -109,9 +109,24 @@ struct GEMMBlocking: Sendable {
     static let avx512 = GEMMBlocking(mr: 12, nr: 32, mc: 144, kc: 256, nc: 4096, kernel: sgemmMicroKernel12x32)
 }
 
+/// Where the micro-kernel reads `op(B)` panels: packed (`kc x nr` panels one after another), or in place
+/// from row-major storage (full panels; the ragged last one packed into `edge`).
+enum GEMMPanelSource {
+    case packed(UnsafeMutablePointer<Float>)
+    case direct(UnsafePointer<Float>, ld: Int, edge: UnsafeMutablePointer<Float>)
+}
+
 /// A raw pointer that may cross into pool workers (each worker writes disjoint parts).
 struct SendablePointer<T>: @unchecked Sendable {
     let p: UnsafeMutablePointer<T>
+}
+
+/// Runs `body` with `count` uninitialised, 64-byte-aligned floats of reusable scratch memory (kept in a small
+/// process-wide pool, so that repeated large temporaries do not fault in fresh pages on every call).
+public func withScratchBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    let (raw, size) = ScratchBuffers.acquire(max(count, 1) * 4)
+    defer { ScratchBuffers.release(raw, size) }
+    return try body(raw.bindMemory(to: Float.self, capacity: max(count, 1)))
 }
 
 /// Reusable 64-byte-aligned scratch buffers (packing), so that repeated calls do not fault in fresh pages.
@@ -132,6 +147,7 @@ enum ScratchBuffers {
 
     static func release(_ pointer: UnsafeMutableRawPointer, _ bytes: Int) {
         let dropped: Entry? = free.withLock { list in
+            if bytes > 64 << 20 { return Entry(pointer: pointer, bytes: bytes) }
             list.append(Entry(pointer: pointer, bytes: bytes))
             if list.count > 8 {
                 let i = list.indices.min(by: { list[$0].bytes < list[$1].bytes })!
@@ -214,15 +230,18 @@ enum GEMMDriver {
         let ncMax = min(bl.nc, (n + nr - 1) / nr * nr)
         let kcMax = min(bl.kc, k)
         let mcMax = min(bl.mc, (m + mr - 1) / mr * mr)
-        let bBytes = ncMax * kcMax * 4
-        let aBytes = mcMax * kcMax * 4
+        // Few rows (one row block) and row-major B: the kernel streams B in place instead of packing it,
+        // since every packed element would be used by only a few tiles. The ragged last panel is still packed.
+        let directB = !b.transposed && m <= bl.mc
+        let bBytes = directB ? 0 : ncMax * kcMax * 4
+        let aBytes = mcMax * kcMax * 4 + (directB ? nr * kcMax * 4 : 0)
         let (bRaw, bSize) = ScratchBuffers.acquire(bBytes)
         let (aRaw, aSize) = ScratchBuffers.acquire(aBytes * threads)
         defer {
             ScratchBuffers.release(bRaw, bSize)
             ScratchBuffers.release(aRaw, aSize)
         }
-        let bPack = bRaw.bindMemory(to: Float.self, capacity: bBytes / 4)
+        let bPack = bRaw.bindMemory(to: Float.self, capacity: max(bBytes / 4, 1))
         let aPacks = aRaw.bindMemory(to: Float.self, capacity: aBytes / 4 * threads)
         let pool = ThreadPool.shared
         let icBlocks = (m + bl.mc - 1) / bl.mc
@@ -239,14 +258,16 @@ enum GEMMDriver {
             while pc < k {
                 let kcur = min(bl.kc, k - pc)
                 let betaNow: Float = pc == 0 ? beta : 1
-                // Pack op(B)[pc..<pc+kcur, jc..<jc+ncur] into nr-wide panels, in parallel by panel groups.
-                let packGroups = threads == 1 ? 1 : min(nPanels, 4 * threads)
-                let perGroup = (nPanels + packGroups - 1) / packGroups
-                pool.parallelFor(packGroups, maxThreads: threads) { g, _ in
-                    let p0 = g * perGroup, p1 = min(nPanels, p0 + perGroup)
-                    if p0 < p1 {
-                        GEMMPacking.packB(b, row0: pc, col0: jc + p0 * nr, kc: kcur, cols: min(ncur - p0 * nr, (p1 - p0) * nr),
-                                          nr: nr, into: bPack + p0 * nr * kcur)
+                if !directB {
+                    // Pack op(B)[pc..<pc+kcur, jc..<jc+ncur] into nr-wide panels, in parallel by panel groups.
+                    let packGroups = threads == 1 ? 1 : min(nPanels, 4 * threads)
+                    let perGroup = (nPanels + packGroups - 1) / packGroups
+                    pool.parallelFor(packGroups, maxThreads: threads) { g, _ in
+                        let p0 = g * perGroup, p1 = min(nPanels, p0 + perGroup)
+                        if p0 < p1 {
+                            GEMMPacking.packB(b, row0: pc, col0: jc + p0 * nr, kc: kcur, cols: min(ncur - p0 * nr, (p1 - p0) * nr),
+                                              nr: nr, into: bPack + p0 * nr * kcur)
+                        }
                     }
                 }
                 pool.parallelFor(icBlocks * jChunks, maxThreads: threads) { item, worker in
@@ -257,8 +278,19 @@ enum GEMMDriver {
                     if jp0 >= jp1 { return }
                     let ap = aPacks + worker * (aBytes / 4)
                     GEMMPacking.packA(a, row0: ic, col0: pc, rows: mcur, kc: kcur, mr: mr, into: ap)
+                    let source: GEMMPanelSource
+                    if directB {
+                        let edge = ap + mcMax * kcMax
+                        let last = nPanels - 1
+                        if jp1 == nPanels && ncur - last * nr < nr {
+                            GEMMPacking.packB(b, row0: pc, col0: jc + last * nr, kc: kcur, cols: ncur - last * nr, nr: nr, into: edge)
+                        }
+                        source = .direct(b.pointer + pc * b.ld + jc, ld: b.ld, edge: edge)
+                    } else {
+                        source = .packed(bPack)
+                    }
                     macroKernel(bl, mcur: mcur, ncur: ncur, kcur: kcur, jp0: jp0, jp1: jp1, alpha: alpha, beta: betaNow,
-                                aPack: ap, bPack: bPack, c: c + ic * ldc + jc, ldc: ldc)
+                                aPack: ap, b: source, c: c + ic * ldc + jc, ldc: ldc)
                 }
                 pc += kcur
             }
@@ -269,7 +301,7 @@ enum GEMMDriver {
     /// All `mr x nr` tiles of one packed A block against B panels `jp0..<jp1`.
     @inline(__always)
     static func macroKernel(_ bl: GEMMBlocking, mcur: Int, ncur: Int, kcur: Int, jp0: Int, jp1: Int,
-                            alpha: Float, beta: Float, aPack: UnsafeMutablePointer<Float>, bPack: UnsafeMutablePointer<Float>,
+                            alpha: Float, beta: Float, aPack: UnsafeMutablePointer<Float>, b: GEMMPanelSource,
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
         let mr = bl.mr, nr = bl.nr, kernel = bl.kernel
         let mPanels = (mcur + mr - 1) / mr
@@ -278,16 +310,21 @@ enum GEMMDriver {
             for jp in jp0..<jp1 {
                 let j = jp * nr
                 let nEff = min(nr, ncur - j)
-                let bp = UnsafePointer(bPack + jp * nr * kcur)
+                let bp: UnsafePointer<Float>, bStride: Int
+                switch b {
+                case .packed(let p): bp = UnsafePointer(p + jp * nr * kcur); bStride = nr * 4
+                case .direct(let p, let ld, let edge):
+                    if nEff == nr { bp = p + j; bStride = ld * 4 } else { bp = UnsafePointer(edge); bStride = nr * 4 }
+                }
                 for ip in 0..<mPanels {
                     let i = ip * mr
                     let mEff = min(mr, mcur - i)
                     let ap = UnsafePointer(aPack + ip * mr * kcur)
                     let cp = c + i * ldc + j
                     if mEff == mr && nEff == nr {
-                        kernel(kcur, ap, bp, cp, ldc, alpha, beta)
+                        kernel(kcur, ap, bp, bStride, cp, ldc, alpha, beta)
                     } else {
-                        kernel(kcur, ap, bp, tile, nr, alpha, 0)
+                        kernel(kcur, ap, bp, bStride, tile, nr, alpha, 0)
                         for r in 0..<mEff {
                             let dst = cp + r * ldc, src = tile + r * nr
                             if beta == 0 { for q in 0..<nEff { dst[q] = src[q] } }

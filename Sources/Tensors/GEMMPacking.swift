@@ -23,13 +23,14 @@ enum GEMMPacking {
                     }
                 }
             } else {
-                // op(A)(r, p) = a[r * ld + p]: rows are contiguous; interleave them.
-                if h == mr && mr == 6 {
-                    interleave6(a.pointer + (row0 + i) * a.ld + col0, a.ld, kc, out)
+                // op(A)(r, p) = a[r * ld + p]: rows are contiguous; transpose them in 4x8 / 8x8 blocks.
+                let src = a.pointer + (row0 + i) * a.ld + col0
+                if h == mr && (mr == 6 || mr == 12) {
+                    transposeRows(src, a.ld, rows: mr, kc: kc, out)
                 } else {
                     for r in 0..<h {
-                        let src = a.pointer + (row0 + i + r) * a.ld + col0
-                        for p in 0..<kc { out[p * mr + r] = src[p] }
+                        let s = src + r * a.ld
+                        for p in 0..<kc { out[p * mr + r] = s[p] }
                     }
                     if h < mr { for p in 0..<kc { (out + p * mr + h).update(repeating: 0, count: mr - h) } }
                 }
@@ -39,13 +40,38 @@ enum GEMMPacking {
         }
     }
 
-    /// Six contiguous rows (stride `ld`) into `kc` steps of 6 floats.
+    /// `rows` (6 or 12) rows of stride `ld` into `kc` steps of `rows` consecutive floats.
     @inline(__always)
-    private static func interleave6(_ src: UnsafePointer<Float>, _ ld: Int, _ kc: Int, _ out: UnsafeMutablePointer<Float>) {
-        let r0 = src, r1 = src + ld, r2 = src + 2 * ld, r3 = src + 3 * ld, r4 = src + 4 * ld, r5 = src + 5 * ld
-        for p in 0..<kc {
-            let d = out + p * 6
-            d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p]; d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p]
+    private static func transposeRows(_ src: UnsafePointer<Float>, _ ld: Int, rows: Int, kc: Int, _ out: UnsafeMutablePointer<Float>) {
+        let o = UnsafeMutableRawPointer(out)
+        @inline(__always) func row(_ r: Int, _ p: Int) -> SIMD8<Float> {
+            UnsafeRawPointer(src + r * ld + p).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        var p = 0
+        while p + 8 <= kc {
+            // Rows 0..<4 (and 4..<8 for 12 rows) as 4x8 blocks: low half = step p + q, high half = step p + q + 4.
+            var g = 0
+            while g + 4 <= rows {
+                let t = transpose4x8(row(g, p), row(g + 1, p), row(g + 2, p), row(g + 3, p))
+                @inline(__always) func put(_ v: SIMD8<Float>, _ q: Int) {
+                    o.storeBytes(of: v.lowHalf, toByteOffset: ((p + q) &* rows &+ g) &* 4, as: SIMD4<Float>.self)
+                    o.storeBytes(of: v.highHalf, toByteOffset: ((p + q + 4) &* rows &+ g) &* 4, as: SIMD4<Float>.self)
+                }
+                put(t.0, 0); put(t.1, 1); put(t.2, 2); put(t.3, 3)
+                g += 4
+            }
+            if g < rows {
+                // The last two rows of six: pairs.
+                let r0 = row(g, p), r1 = row(g + 1, p)
+                for q in 0..<8 {
+                    o.storeBytes(of: SIMD2(r0[q], r1[q]), toByteOffset: ((p + q) * rows + g) * 4, as: SIMD2<Float>.self)
+                }
+            }
+            p += 8
+        }
+        while p < kc {
+            for r in 0..<rows { out[p * rows + r] = src[r * ld + p] }
+            p += 1
         }
     }
 
@@ -138,14 +164,37 @@ enum GEMMPacking {
     }
 }
 
-/// Transpose of an 8x8 block given as its rows (unpack / shuffle / lane permute, as in AVX2 code).
+/// `_mm256_unpacklo_ps` / `_mm256_unpackhi_ps`: interleave the low (high) pairs of each 128-bit half.
+@inline(__always) func unpackLow(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5])
+}
+@inline(__always) func unpackHigh(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7])
+}
+/// `_mm256_shuffle_ps(a, b, 0x44)` / `(a, b, 0xEE)`: low (high) pair of `a` then of `b`, per half.
+@inline(__always) func shuffleLow(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5])
+}
+@inline(__always) func shuffleHigh(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7])
+}
+
+/// Four rows of 8 -> `u[q]` holds (r0[q], r1[q], r2[q], r3[q]) in its low half and column `q + 4` in its high half.
+@inline(__always)
+func transpose4x8(_ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let t0 = unpackLow(r0, r1), t1 = unpackHigh(r0, r1), t2 = unpackLow(r2, r3), t3 = unpackHigh(r2, r3)
+    return (shuffleLow(t0, t2), shuffleHigh(t0, t2), shuffleLow(t1, t3), shuffleHigh(t1, t3))
+}
+
+/// Transpose of an 8x8 block given as its rows: result `q` is column `q`.
 @inline(__always)
 func transpose8x8(_ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>,
                   _ r4: SIMD8<Float>, _ r5: SIMD8<Float>, _ r6: SIMD8<Float>, _ r7: SIMD8<Float>)
     -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-    // Column q of the result is (r0[q], r1[q], ..., r7[q]).
-    @inline(__always) func col(_ q: Int) -> SIMD8<Float> {
-        SIMD8(r0[q], r1[q], r2[q], r3[q], r4[q], r5[q], r6[q], r7[q])
-    }
-    return (col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7))
+    let a = transpose4x8(r0, r1, r2, r3), b = transpose4x8(r4, r5, r6, r7)
+    return (SIMD8(lowHalf: a.0.lowHalf, highHalf: b.0.lowHalf), SIMD8(lowHalf: a.1.lowHalf, highHalf: b.1.lowHalf),
+            SIMD8(lowHalf: a.2.lowHalf, highHalf: b.2.lowHalf), SIMD8(lowHalf: a.3.lowHalf, highHalf: b.3.lowHalf),
+            SIMD8(lowHalf: a.0.highHalf, highHalf: b.0.highHalf), SIMD8(lowHalf: a.1.highHalf, highHalf: b.1.highHalf),
+            SIMD8(lowHalf: a.2.highHalf, highHalf: b.2.highHalf), SIMD8(lowHalf: a.3.highHalf, highHalf: b.3.highHalf))
 }

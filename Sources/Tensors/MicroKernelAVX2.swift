@@ -2,10 +2,11 @@
 
 /// AVX2/FMA micro-kernel: 6 rows x 16 columns in twelve `SIMD8<Float>` accumulators (`vfmadd231ps ymm`).
 /// `C[0..<6, 0..<16] = alpha * Ap * Bp + beta * C` over `kc` steps of packed panels: `a` holds 6
-/// floats per step, `b` 16 floats per step (32-byte aligned). `beta == 0` does not read `C`.
+/// floats per step, `b` 16 floats per step `bStride` bytes apart
+/// (64 when packed; a row stride when `b` is read in place). `beta == 0` does not read `C`.
 @inline(never)
 func microKernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
     var c0_0 = SIMD8<Float>(); var c0_1 = SIMD8<Float>()
     var c1_0 = SIMD8<Float>(); var c1_1 = SIMD8<Float>()
     var c2_0 = SIMD8<Float>(); var c2_1 = SIMD8<Float>()
@@ -15,8 +16,8 @@ func microKernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
     var pa = a
     var pb = UnsafeRawPointer(b)
     for _ in 0..<kc {
-        let b0 = pb.load(fromByteOffset: 0, as: SIMD8<Float>.self)
-        let b1 = pb.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         let a0 = SIMD8<Float>(repeating: pa[0])
         c0_0 = c0_0.addingProduct(a0, b0)
         c0_1 = c0_1.addingProduct(a0, b1)
@@ -35,7 +36,7 @@ func microKernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
         let a5 = SIMD8<Float>(repeating: pa[5])
         c5_0 = c5_0.addingProduct(a5, b0)
         c5_1 = c5_1.addingProduct(a5, b1)
-        pa += 6; pb += 64
+        pa += 6; pb += bStride
     }
     let va = SIMD8<Float>(repeating: alpha)
     let rc = UnsafeMutableRawPointer(c)

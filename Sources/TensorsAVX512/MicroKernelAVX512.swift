@@ -3,10 +3,11 @@
 /// AVX-512 micro-kernel: 12 rows x 32 columns in twenty-four `SIMD16<Float>` accumulators (`vfmadd231ps zmm`).
 /// Call only when the CPU has AVX-512F (`CPUFeatures.hasAVX512F`): this module is compiled for it.
 /// `C[0..<12, 0..<32] = alpha * Ap * Bp + beta * C` over `kc` steps of packed panels: `a` holds 12
-/// floats per step, `b` 32 floats per step (64-byte aligned). `beta == 0` does not read `C`.
+/// floats per step, `b` 32 floats per step `bStride` bytes apart
+/// (128 when packed; a row stride when `b` is read in place). `beta == 0` does not read `C`.
 @inline(never)
 public func sgemmMicroKernel12x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
     var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
     var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
     var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
@@ -22,8 +23,8 @@ public func sgemmMicroKernel12x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: Uns
     var pa = a
     var pb = UnsafeRawPointer(b)
     for _ in 0..<kc {
-        let b0 = pb.load(fromByteOffset: 0, as: SIMD16<Float>.self)
-        let b1 = pb.load(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
         let a0 = SIMD16<Float>(repeating: pa[0])
         c0_0 = c0_0.addingProduct(a0, b0)
         c0_1 = c0_1.addingProduct(a0, b1)
@@ -60,7 +61,7 @@ public func sgemmMicroKernel12x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: Uns
         let a11 = SIMD16<Float>(repeating: pa[11])
         c11_0 = c11_0.addingProduct(a11, b0)
         c11_1 = c11_1.addingProduct(a11, b1)
-        pa += 12; pb += 128
+        pa += 12; pb += bStride
     }
     let va = SIMD16<Float>(repeating: alpha)
     let rc = UnsafeMutableRawPointer(c)

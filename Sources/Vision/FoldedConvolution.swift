@@ -19,6 +19,7 @@ struct PlanarBatch {
     init(nchw x: Tensor) {
         precondition(x.rank == 4, "expected an [N, C, H, W] batch, got \(x.shape)")
         let n = x.shape[0], c = x.shape[1], hw = x.shape[2] * x.shape[3]
+        if n == 1 { data = x.reshaped([c, 1, x.shape[2], x.shape[3]]); return }  // the same memory order
         data = Tensor(shape: [c, n, x.shape[2], x.shape[3]]) { o in
             let src = x.readPointer
             for b in 0..<n { for ch in 0..<c { (o + (ch * n + b) * hw).update(from: src + (b * c + ch) * hw, count: hw) } }
@@ -28,6 +29,7 @@ struct PlanarBatch {
     /// As `[N, C, H, W]`.
     var nchw: Tensor {
         let n = batch, c = channels, hw = height * width
+        if n == 1 { return data.reshaped([1, c, height, width]) }
         let src = data.readPointer
         return Tensor(shape: [n, c, height, width]) { o in
             for b in 0..<n { for ch in 0..<c { (o + (b * c + ch) * hw).update(from: src + (ch * n + b) * hw, count: hw) } }
@@ -99,9 +101,11 @@ struct FoldedConv {
                 }
             }
             let rp = residual?.data.readPointer
-            bias.withUnsafeBufferPointer { bp in
-                for c in 0..<outChannels {
-                    epilogue(o + c * cols, cols, bp[c], rp.map { $0 + c * cols }, relu)
+            let oc = outChannels, bias = bias
+            let chunks = min(oc, 16), per = (oc + chunks - 1) / chunks
+            parallelFor(chunks) { t in
+                for c in (t * per)..<min(oc, (t + 1) * per) {
+                    epilogue(o + c * cols, cols, bias[c], rp.map { $0 + c * cols }, relu)
                 }
             }
         }
@@ -112,7 +116,10 @@ struct FoldedConv {
     private func im2col(_ x: UnsafePointer<Float>, batch n: Int, first: Int, count nb: Int, h: Int, w: Int, oh: Int, ow: Int,
                         into cols: UnsafeMutablePointer<Float>) {
         let p = oh * ow, width = nb * p, s = stride, pad = padding, kn = kernel
-        for c in 0..<inChannels { for ki in 0..<kn { for kj in 0..<kn {
+        // Each (channel, kernel row) fills its own rows of the buffer.
+        parallelFor(inChannels * kn) { job in
+            let c = job / kn, ki = job % kn
+            for kj in 0..<kn {
             let row = cols + ((c * kn + ki) * kn + kj) * width
             // Output columns whose input column lies inside the image.
             let lo = max(0, ceilDiv(pad - kj, s)), hi = min(ow - 1, floorDiv(w - 1 + pad - kj, s))
@@ -133,7 +140,8 @@ struct FoldedConv {
                     }
                 }
             }
-        } } }
+            }
+        }
     }
 }
 
@@ -181,7 +189,7 @@ func maxPoolPlanar(_ x: PlanarBatch, kernel: Int, stride: Int, padding: Int) -> 
     let planes = x.channels * x.batch
     let src = x.data.readPointer
     return PlanarBatch(data: Tensor(shape: [x.channels, x.batch, oh, ow]) { o in
-        for pl in 0..<planes {
+        parallelFor(planes) { pl in
             let s = src + pl * h * w, d = o + pl * oh * ow
             for oy in 0..<oh {
                 let y0 = max(oy * stride - padding, 0), y1 = min(oy * stride - padding + kernel, h)

@@ -56,12 +56,14 @@ public final class ResNet: Module, ImageEncoder {
     private var inference: FoldedResNet?
 
     /// A randomly initialised ResNet as torchvision's (Kaiming-normal convolutions, BN weight 1 / bias 0,
-    /// default `Linear`), built up to `lastStage`.
-    public init(_ depth: ResNetDepth, upTo lastStage: ResNetStage = .fc, seed: UInt64 = 0) {
-        var rng = SeededRandom(seed: seed)
+    /// default `Linear`), built up to `lastStage`. With `seed` nil the convolutions keep `Conv2d`'s cheaper
+    /// default initialisation (for weights that are loaded next).
+    public init(_ depth: ResNetDepth, upTo lastStage: ResNetStage = .fc, seed: UInt64? = 0) {
+        var rng = SeededRandom(seed: seed ?? 0)
+        let kaiming = seed != nil
         self.depth = depth
         self.lastStage = lastStage
-        conv1 = resnetConv(3, 64, kernel: 7, stride: 2, padding: 3, rng: &rng)
+        conv1 = resnetConv(3, 64, kernel: 7, stride: 2, padding: 3, kaiming: kaiming, rng: &rng)
         bn1 = BatchNorm2d(64)
         var inC = 64
         var built: [[any ResidualBlock]] = []
@@ -71,7 +73,8 @@ public final class ResNet: Module, ImageEncoder {
             for b in 0..<count {
                 let stride = b == 0 && i > 0 ? 2 : 1
                 let block: any ResidualBlock = depth.usesBottleneck
-                    ? Bottleneck(inC, planes, stride: stride, rng: &rng) : BasicBlock(inC, planes, stride: stride, rng: &rng)
+                    ? Bottleneck(inC, planes, stride: stride, kaiming: kaiming, rng: &rng)
+                    : BasicBlock(inC, planes, stride: stride, kaiming: kaiming, rng: &rng)
                 inC = block.outChannels
                 blocks.append(block)
             }
@@ -84,7 +87,7 @@ public final class ResNet: Module, ImageEncoder {
 
     /// A ResNet loaded from a torchvision state dict in safetensors (F32/F16/BF16), see `load`.
     public convenience init(_ depth: ResNetDepth, weights path: String, upTo lastStage: ResNetStage = .fc, prefix: String = "") throws(StateDictError) {
-        self.init(depth, upTo: lastStage)
+        self.init(depth, upTo: lastStage, seed: nil)
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile(contentsOf: path) } catch { throw StateDictError("\(path): \(error)") }
         try load(from: file, prefix: prefix)

@@ -12,10 +12,12 @@ public protocol ResidualBlock: Module, UnaryLayer {
     func folded() -> FoldedBlock
 }
 
-/// torchvision's `Conv2d` of a ResNet (no bias) with Kaiming-normal (fan_out, ReLU) initialisation.
-func resnetConv(_ inC: Int, _ outC: Int, kernel: Int, stride: Int, padding: Int, rng: inout SeededRandom) -> Conv2d {
+/// torchvision's `Conv2d` of a ResNet (no bias) with Kaiming-normal (fan_out, ReLU) initialisation
+/// (`kaiming` false keeps `Conv2d`'s cheaper default, for weights that are loaded next).
+func resnetConv(_ inC: Int, _ outC: Int, kernel: Int, stride: Int, padding: Int, kaiming: Bool = true,
+                rng: inout SeededRandom) -> Conv2d {
     let c = Conv2d(inC, outC, kernelSize: kernel, stride: stride, padding: padding, bias: false, rng: &rng)
-    c.weight.value = Tensor.kaimingNormal([outC, inC, kernel, kernel], fanOut: true, rng: &rng)
+    if kaiming { c.weight.value = Tensor.kaimingNormal([outC, inC, kernel, kernel], fanOut: true, rng: &rng) }
     return c
 }
 
@@ -31,9 +33,9 @@ func downsampleEntries(_ d: (conv: Conv2d, bn: BatchNorm2d)?, _ buffers: Bool) -
         : prefixed("downsample.0", d.conv.namedParameters) + prefixed("downsample.1", d.bn.namedParameters)
 }
 
-func makeDownsample(_ inC: Int, _ outC: Int, stride: Int, rng: inout SeededRandom) -> (conv: Conv2d, bn: BatchNorm2d)? {
+func makeDownsample(_ inC: Int, _ outC: Int, stride: Int, kaiming: Bool, rng: inout SeededRandom) -> (conv: Conv2d, bn: BatchNorm2d)? {
     guard stride != 1 || inC != outC else { return nil }
-    return (resnetConv(inC, outC, kernel: 1, stride: stride, padding: 0, rng: &rng), BatchNorm2d(outC))
+    return (resnetConv(inC, outC, kernel: 1, stride: stride, padding: 0, kaiming: kaiming, rng: &rng), BatchNorm2d(outC))
 }
 
 /// ResNet-18/34's block: 3x3 conv (stride) -> BN -> ReLU -> 3x3 conv -> BN, plus the shortcut, then ReLU.
@@ -42,12 +44,13 @@ public final class BasicBlock: ResidualBlock {
     public let downsample: (conv: Conv2d, bn: BatchNorm2d)?
     public let outChannels: Int
 
-    public init(_ inC: Int, _ planes: Int, stride: Int, rng: inout SeededRandom) {
-        conv1 = resnetConv(inC, planes, kernel: 3, stride: stride, padding: 1, rng: &rng)
+    /// `kaiming`: torchvision's Kaiming-normal convolution weights (false: `Conv2d`'s default, cheaper).
+    public init(_ inC: Int, _ planes: Int, stride: Int, kaiming: Bool = true, rng: inout SeededRandom) {
+        conv1 = resnetConv(inC, planes, kernel: 3, stride: stride, padding: 1, kaiming: kaiming, rng: &rng)
         bn1 = BatchNorm2d(planes)
-        conv2 = resnetConv(planes, planes, kernel: 3, stride: 1, padding: 1, rng: &rng)
+        conv2 = resnetConv(planes, planes, kernel: 3, stride: 1, padding: 1, kaiming: kaiming, rng: &rng)
         bn2 = BatchNorm2d(planes)
-        downsample = makeDownsample(inC, planes, stride: stride, rng: &rng)
+        downsample = makeDownsample(inC, planes, stride: stride, kaiming: kaiming, rng: &rng)
         outChannels = planes
     }
 
@@ -81,15 +84,16 @@ public final class Bottleneck: ResidualBlock {
     public let downsample: (conv: Conv2d, bn: BatchNorm2d)?
     public let outChannels: Int
 
-    public init(_ inC: Int, _ planes: Int, stride: Int, rng: inout SeededRandom) {
+    /// `kaiming`: torchvision's Kaiming-normal convolution weights (false: `Conv2d`'s default, cheaper).
+    public init(_ inC: Int, _ planes: Int, stride: Int, kaiming: Bool = true, rng: inout SeededRandom) {
         let out = planes * Bottleneck.expansion
-        conv1 = resnetConv(inC, planes, kernel: 1, stride: 1, padding: 0, rng: &rng)
+        conv1 = resnetConv(inC, planes, kernel: 1, stride: 1, padding: 0, kaiming: kaiming, rng: &rng)
         bn1 = BatchNorm2d(planes)
-        conv2 = resnetConv(planes, planes, kernel: 3, stride: stride, padding: 1, rng: &rng)
+        conv2 = resnetConv(planes, planes, kernel: 3, stride: stride, padding: 1, kaiming: kaiming, rng: &rng)
         bn2 = BatchNorm2d(planes)
-        conv3 = resnetConv(planes, out, kernel: 1, stride: 1, padding: 0, rng: &rng)
+        conv3 = resnetConv(planes, out, kernel: 1, stride: 1, padding: 0, kaiming: kaiming, rng: &rng)
         bn3 = BatchNorm2d(out)
-        downsample = makeDownsample(inC, out, stride: stride, rng: &rng)
+        downsample = makeDownsample(inC, out, stride: stride, kaiming: kaiming, rng: &rng)
         outChannels = out
     }
 

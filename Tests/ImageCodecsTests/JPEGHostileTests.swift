@@ -162,3 +162,39 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+final class JPEGToleranceTests: XCTestCase {
+    /// Without DHT segments (Motion-JPEG style) libjpeg uses the standard tables for slots 0 and 1;
+    /// Pillow's default (non-optimised) encoder writes exactly those, so the pixels must not change.
+    func testMissingHuffmanTablesUseTheStandardOnes() throws {
+        let d = try readBytes(jpegFixtures + "/baseline_420_33x17.jpg")
+        var stripped: [UInt8] = [0xFF, 0xD8]
+        var i = 2
+        while i + 4 <= d.count, d[i] == 0xFF, d[i + 1] != 0xDA {
+            let len = Int(d[i + 2]) << 8 | Int(d[i + 3])
+            if d[i + 1] != 0xC4 { stripped += d[i..<(i + 2 + len)] }
+            i += 2 + len
+        }
+        stripped += d[i...]
+        XCTAssertLessThan(stripped.count, d.count - 100)
+        XCTAssertEqual(try decodeJPEG(stripped), try decodeJPEG(d))
+    }
+
+    /// Fill bytes before markers, unknown APPn and COM segments, garbage between segments and data
+    /// after EOI are all skipped, as libjpeg does.
+    func testFillBytesUnknownSegmentsAndTrailingData() throws {
+        let d = try readBytes(jpegFixtures + "/progressive_420_37x29.jpg")
+        let reference = try decodeJPEG(d)
+        let app9: [UInt8] = [0xFF, 0xE9, 0, 6, 1, 2, 3, 4]
+        let com: [UInt8] = [0xFF, 0xFE, 0, 5] + Array("hi!".utf8)
+        var v: [UInt8] = Array(d[0..<2]) + [0xFF, 0xFF, 0xFF] + app9 + com + [0xFF] + Array(d[2...]) + Array("trailing".utf8)
+        XCTAssertEqual(try decodeJPEG(v), reference)
+        // Fill bytes before every SOS marker.
+        v = []
+        for (j, b) in d.enumerated() {
+            if b == 0xFF && j + 1 < d.count && d[j + 1] == 0xDA { v += [0xFF, 0xFF] }
+            v.append(b)
+        }
+        XCTAssertEqual(try decodeJPEG(v), reference)
+    }
+}

@@ -85,3 +85,31 @@ final class JPEGBenchmarkTests: XCTestCase {
         }
     }
 }
+
+final class JPEGExifTests: XCTestCase {
+    /// An APP1 EXIF segment holding IFD0 with one orientation entry of the given TIFF type.
+    func exif(_ orientation: Int, type: Int = 3, bigEndian: Bool = false) -> [UInt8] {
+        func u16(_ v: Int) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 255)] : [UInt8(v & 255), UInt8(v >> 8)] }
+        func u32(_ v: Int) -> [UInt8] { bigEndian ? u16(v >> 16) + u16(v & 0xFFFF) : u16(v & 0xFFFF) + u16(v >> 16) }
+        let value: [UInt8] = type == 4 ? u32(orientation) : u16(orientation) + [0, 0]
+        let tiff: [UInt8] = (bigEndian ? [0x4D, 0x4D] : [0x49, 0x49]) + u16(42) + u32(8) + u16(1)
+            + u16(0x0112) + u16(type) + u32(1) + value + u32(0)
+        let body: [UInt8] = Array("Exif".utf8) + [0, 0] + tiff
+        return [0xFF, 0xE1, UInt8((body.count + 2) >> 8), UInt8((body.count + 2) & 255)] + body
+    }
+
+    func withSegments(_ segments: [[UInt8]]) throws -> [UInt8] {
+        let d = try readBytes(jpegFixtures + "/baseline_420_33x17.jpg")
+        return Array(d[0..<2]) + segments.flatMap { $0 } + Array(d[2...])
+    }
+
+    func testOrientationTypesAndByteOrders() throws {
+        XCTAssertEqual(try decodeJPEG(try withSegments([exif(8)])).orientation, 8)
+        XCTAssertEqual(try decodeJPEG(try withSegments([exif(5, bigEndian: true)])).orientation, 5)
+        XCTAssertEqual(try decodeJPEG(try withSegments([exif(7, type: 4, bigEndian: true)])).orientation, 7)
+        XCTAssertEqual(try decodeJPEG(try withSegments([exif(0)])).orientation, 1, "invalid value")
+        XCTAssertEqual(try decodeJPEG(try withSegments([exif(2), exif(6)])).orientation, 2, "first EXIF segment wins")
+        let broken: [UInt8] = [0xFF, 0xE1, 0, 12] + Array("Exif".utf8) + [0, 0, 0x49, 0x49, 42, 0]
+        XCTAssertEqual(try decodeJPEG(try withSegments([broken, exif(6)])).orientation, 1, "Pillow reads only the first")
+    }
+}

@@ -132,11 +132,19 @@ final class PillowResizeFixtureTests: XCTestCase {
             XCTAssertEqual(d.count, 0, "\(name): \(d.count) bytes differ (max \(d.max))")
             checked += 1
         }
-        XCTAssertEqual(checked, 11)
+        XCTAssertEqual(checked, 14)
         // Resize(32) + CenterCrop(28): upscaling and a half-to-even left offset (11.5 -> 12).
         let recipe = try image(f, "recipe_crop")
         XCTAssertEqual(preprocessedPixels(src, .imagenet, size: 28), recipe)
         XCTAssertEqual(preprocess(src, .mobilenet, size: 28), imageTensor(recipe, tables: PixelTables.tables(.mobilenet)))
         XCTAssertEqual(preprocessedPixels(src, .direct, size: 28), try image(f, "resize_28x28"))
+        // Portrait images at Pillow 13's pass-order boundary (horizontal first for 40x80, vertical first for 40x85).
+        for name in ["tall_40x80", "tall_40x85"] {
+            let s = try image(f, name + "_source"), gold = try image(f, name + "_resized")
+            let size = resizedSize(width: s.width, height: s.height, shortSide: 32)
+            XCTAssertEqual(size.width, gold.width); XCTAssertEqual(size.height, gold.height)
+            let d = byteDiff(resizeBilinearAntialiased(s, width: size.width, height: size.height), gold)
+            XCTAssertEqual(d.count, 0, "\(name): \(d.count) bytes differ (max \(d.max))")
+        }
     }
 }

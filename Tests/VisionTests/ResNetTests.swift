@@ -40,9 +40,9 @@ private func top(_ logits: Tensor, _ k: Int) -> [Int] {
 
 final class ResNetTests: XCTestCase {
     func testParameterCountsMatchTorchvision() {
-        let expected: [(ResNetDepth, Int)] = [(.resnet18, 11_689_512), (.resnet50, 25_557_032)]
+        let expected: [(ResNetDepth, Int)] = [(.resnet18, 11_689_512), (.resnet34, 21_797_672), (.resnet50, 25_557_032)]
         for (depth, count) in expected {
-            let m = ResNet(depth)
+            let m = ResNet(depth, seed: nil)  // Conv2d's default random init (the Kaiming-normal draw is slow)
             let rows = m.layerSummary(inputSize: 224)
             XCTAssertEqual(rows.reduce(0) { $0 + $1.parameters }, count, depth.name)
             XCTAssertEqual(m.parameterCount, count, depth.name)
@@ -53,7 +53,7 @@ final class ResNetTests: XCTestCase {
             let buffers = m.namedBuffers.reduce(0) { $0 + $1.1.value.count }
             if depth == .resnet18 { XCTAssertEqual(count + buffers, 11_699_112) }
         }
-        XCTAssertEqual(ResNet(.resnet34, upTo: .layer4).layerSummary().count, 4 + 3 + 4 + 6 + 3)
+        XCTAssertEqual(ResNet(.resnet34, upTo: .layer4, seed: nil).layerSummary().count, 4 + 3 + 4 + 6 + 3)
     }
 
     func testResNet18EveryPhotoStage() throws {
@@ -146,6 +146,60 @@ final class ResNetTests: XCTestCase {
         }
         // The same state loads back exactly, and unused keys of later stages are ignored by a partial model.
         try stem.load(from: try SafeTensorsFile(bytes: { var v = SafeTensorsWriter(); try StateDict.add(ResNet(.resnet18, upTo: .layer1), to: &v); return v.serialized(metadata: [:]) }()))
+    }
+}
+
+final class ResNetTrainingTests: XCTestCase {
+    /// The trainable path backpropagates through the residual layers in train mode (BatchNorm batch statistics)
+    /// and the folded inference path follows the parameters after `invalidateInference()`.
+    func testGradientsReachTheLayersToFineTune() {
+        let m = ResNet(.resnet18, upTo: .layer2, seed: 5)
+        m.setTraining(true)
+        m.conv1.weight.requiresGrad = false
+        var rng = SeededRandom(seed: 1)
+        let x = Variable(Tensor.normal([2, 3, 32, 32], rng: &rng))
+        let y = m.forward(x)
+        XCTAssertEqual(y.shape, [2, 128, 4, 4])
+        y.squared().sum().backward()
+        let tuned = m.parameters(ofLayers: 2...2)
+        XCTAssertEqual(tuned.count, 15)  // per block 2 convs + 2 BNs (weight, bias) = 6, plus the downsample conv + BN = 3
+        for p in tuned { XCTAssertNotNil(p.grad); XCTAssertGreaterThan(p.grad!.maxAbsDifference(Tensor.zeros(like: p.value)), 0) }
+        XCTAssertNil(m.conv1.weight.grad)
+        // Running statistics moved, and inference reads them once rebuilt.
+        m.setTraining(false)
+        let before = m.features(x.value)
+        m.layers[1][1].namedParameters[0].1.value = m.layers[1][1].namedParameters[0].1.value * 0.5
+        XCTAssertEqual(m.features(x.value), before, "folded weights are cached")
+        m.invalidateInference()
+        let after = m.features(x.value)
+        XCTAssertNotEqual(after, before)
+        let eval = withNoGrad { m.forward(Variable(x.value)) }.value
+        XCTAssertLessThan(after.maxAbsDifference(eval), 1e-4)
+    }
+}
+
+/// Forward timings (release), run only with `CAPTION_BENCH=1`: ResNet-18/50, batch 1 and 16, median and min of 5.
+final class ResNetTimingTests: XCTestCase {
+    func testForwardMilliseconds() throws {
+        guard ProcessInfo.processInfo.environment["CAPTION_BENCH"] == "1" else { throw XCTSkip("set CAPTION_BENCH=1 to time the ResNet forward") }
+        for depth in [ResNetDepth.resnet18, .resnet50] {
+            let m = ResNet(depth, upTo: .layer4, seed: nil)
+            for n in [1, 16] {
+                var rng = SeededRandom(seed: 2)
+                let x = Tensor.normal([n, 3, 224, 224], rng: &rng)
+                _ = m.features(x)
+                var times: [Double] = []
+                for _ in 0..<5 {
+                    let t = Date()
+                    let f = m.features(x)
+                    times.append(Date().timeIntervalSince(t) * 1000)
+                    XCTAssertEqual(f.shape, [n, depth.featureChannels, 7, 7])
+                }
+                times.sort()
+                let med = times[2]
+                print("resnet timing: \(depth.name) batch \(n): median \(String(format: "%.1f", med)) ms, min \(String(format: "%.1f", times[0])) ms (\(String(format: "%.1f", med / Double(n))) ms/image)")
+            }
+        }
     }
 }
 

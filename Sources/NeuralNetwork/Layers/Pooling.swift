@@ -19,27 +19,32 @@ public final class MaxPool2d: Module, UnaryLayer {
         precondition(oh > 0 && ow > 0 && padding * 2 <= kernel, "MaxPool2d(\(kernel), \(stride), \(padding)) on \(s)")
         let planes = s[0] * s[1]
         var argmax = [Int](repeating: 0, count: planes * oh * ow)
-        let xp = x.value.readPointer
+        let xp = SendableConstPointer(x.value.readPointer)
         let (k, st, pd) = (kernel, stride, padding)
         let y = Tensor(shape: [s[0], s[1], oh, ow]) { o in
-            for pl in 0..<planes {
-                let src = xp + pl * h * w
-                for oy in 0..<oh { for ox in 0..<ow {
-                    var best = -Float.infinity, bi = -1
-                    for ky in 0..<k {
-                        let iy = oy * st - pd + ky
-                        if iy < 0 || iy >= h { continue }
-                        for kx in 0..<k {
-                            let ix = ox * st - pd + kx
-                            if ix < 0 || ix >= w { continue }
-                            let v = src[iy * w + ix]
-                            if v > best || bi < 0 || v.isNaN { best = v; bi = iy * w + ix; if v.isNaN { break } }
+            let out = SendablePointer(o)
+            argmax.withUnsafeMutableBufferPointer { am in
+                let arg = SendableIntPointer(p: am.baseAddress!)
+                // Planes are independent: one per parallel iteration.
+                parallelFor(planes) { pl in
+                    let src = xp.p + pl * h * w
+                    for oy in 0..<oh { for ox in 0..<ow {
+                        var best = -Float.infinity, bi = -1
+                        for ky in 0..<k {
+                            let iy = oy * st - pd + ky
+                            if iy < 0 || iy >= h { continue }
+                            for kx in 0..<k {
+                                let ix = ox * st - pd + kx
+                                if ix < 0 || ix >= w { continue }
+                                let v = src[iy * w + ix]
+                                if v > best || bi < 0 || v.isNaN { best = v; bi = iy * w + ix; if v.isNaN { break } }
+                            }
                         }
-                    }
-                    let oi = (pl * oh + oy) * ow + ox
-                    o[oi] = best
-                    argmax[oi] = pl * h * w + bi
-                }}
+                        let oi = (pl * oh + oy) * ow + ox
+                        out.p[oi] = best
+                        arg.p[oi] = pl * h * w + bi
+                    }}
+                }
             }
         }
         return Variable.record(y, [x]) { g in
@@ -63,3 +68,5 @@ public final class AdaptiveAvgPool2d: Module, UnaryLayer {
     }
     public func callAsFunction(_ x: Variable) -> Variable { forward(x) }
 }
+
+struct SendableIntPointer: @unchecked Sendable { let p: UnsafeMutablePointer<Int> }

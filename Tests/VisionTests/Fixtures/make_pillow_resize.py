@@ -1,4 +1,4 @@
-"""Reference values for Vision's Pillow-exact resize (Tests/VisionTests/ResizeFixtureTests.swift).
+"""Reference values for Vision's Pillow-exact resize (PillowResizeFixtureTests in Tests/VisionTests/PreprocessTests.swift).
 
 A seeded 37x23 RGB image (noise plus gradients, made here) resized with Pillow's antialiased BILINEAR
 to downscaled, upscaled and one-axis sizes, and torchvision's Resize(256)+CenterCrop(224) recipe applied
@@ -19,15 +19,25 @@ src[0, :, :] = 255
 src[:, 0, :] = 0
 img = Image.fromarray(src, "RGB")
 out = {"source": src}
-# Pillow 13 runs the vertical pass first when the width grows and the height shrinks (100x9, 38x22, 74x12).
-sizes = [(11, 7), (80, 50), (37, 60), (5, 23), (36, 22), (100, 9), (38, 22), (74, 12), (20, 30), (1, 1), (28, 28)]
+# Pillow 13 runs the vertical pass first when inH - outH > 2 * (inW - outW) (python-pillow/Pillow#9549):
+# 100x9, 38x22, 74x12 (width grows), 30x6 and 35x9 (both shrink, height much more); 36x22, 30x10, 20x30 horizontal first.
+sizes = [(11, 7), (80, 50), (37, 60), (5, 23), (36, 22), (100, 9), (38, 22), (74, 12), (20, 30), (30, 10), (30, 6),
+         (35, 9), (1, 1), (28, 28)]
+# Portrait images resized to a short side of 32 at the rule's boundary: 40x80 -> 32x64 (16 = 2 * 8, horizontal
+# first) and 40x85 -> 32x68 (17 > 16, vertical first).
+tall = {}
+for (w0, h0) in [(40, 80), (40, 85)]:
+    t = Image.fromarray(rng.integers(0, 256, size=(h0, w0, 3)).astype(np.uint8), "RGB")
+    tall[f"tall_{w0}x{h0}_source"] = np.asarray(t)
+    tall[f"tall_{w0}x{h0}_resized"] = np.asarray(t.resize((32, int(32 * h0 / w0)), Image.BILINEAR))
 for (ow, oh) in sizes:
     out[f"resize_{ow}x{oh}"] = np.asarray(img.resize((ow, oh), Image.BILINEAR))
-# torchvision's recipe on a small image (upscaling to a short side of 256).
+# torchvision's recipe on a small image (upscaling to a short side of 32).
 short, crop = 32, 28  # Resize(32) + CenterCrop(28): Vision's preprocess(size: 28)
 nw, nh = int(short * w / h), short
 r = img.resize((nw, nh), Image.BILINEAR)
 top, left = int(round((nh - crop) / 2.0)), int(round((nw - crop) / 2.0))
 out["recipe_crop"] = np.asarray(r.crop((left, top, left + crop, top + crop)))
+out.update(tall)
 save_file(out, "pillow_resize.safetensors", metadata={"pillow": PIL.__version__, "recipe": "make_pillow_resize.py"})
 print({k: v.shape for k, v in out.items()}, "resized", (nw, nh), "crop", (left, top))

@@ -94,6 +94,15 @@ fixtures = {
     "gray_sampled_2x2_23x13": lambda: cjpeg(synthetic(23, 13, 30)[..., 0], "-grayscale", "-quality", "85", "-sample", "2x2"),
     "restart_422_rows_45x21": lambda: cjpeg(synthetic(45, 21, 31), "-quality", "85", "-sample", "2x1", "-restart", "1"),
     "restart_progressive_blocks_45x21": lambda: cjpeg(synthetic(45, 21, 32), "-quality", "85", "-progressive", "-restart", "2B"),
+    # Progressive scripts that never refine the low AC coefficients: libjpeg block-smooths these.
+    "progressive_dc_only_420_45x37": lambda: cjpeg(synthetic(45, 37, 34), "-quality", "85", "-sample", "2x2",
+                                                   scans="0 1 2: 0-0, 0, 0;\n"),
+    "progressive_dc_only_approx_gray_33x41": lambda: cjpeg(synthetic(33, 41, 35)[..., 0], "-grayscale", "-quality", "85",
+                                                           scans="0: 0-0, 0, 1;\n"),
+    "progressive_unrefined_ac_420_45x37": lambda: cjpeg(synthetic(45, 37, 36), "-quality", "85", "-sample", "2x2",
+                                                        scans="0 1 2: 0-0, 0, 0;\n0: 1-63, 0, 2;\n1: 1-63, 0, 1;\n2: 6-63, 0, 0;\n"),
+    "progressive_partial_bands_444_27x29": lambda: cjpeg(synthetic(27, 29, 37), "-quality", "85", "-sample", "1x1",
+                                                         scans="0 1 2: 0-0, 0, 1;\n0: 1-5, 0, 0;\n1: 3-63, 0, 0;\n2: 1-2, 0, 1;\n0 1 2: 0-0, 1, 0;\n"),
 }
 
 # Decodable by Pillow but deliberately unsupported here: the tests expect an error naming the reason.

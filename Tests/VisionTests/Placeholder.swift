@@ -1,1 +1,0 @@
-// Tests for Vision are added with the module's implementation.
