@@ -60,10 +60,10 @@ enum CommandSupport {
     }
 
     /// A JSON string literal.
-    static func json(_ s: String) -> String { JSONValue.string(s).serialized() }
+    static func json(_ s: String) -> String { SafeTensors.JSONValue.string(s).serialized() }
 
     /// A JSON number (finite doubles; non-finite become null).
-    static func json(_ v: Double) -> String { v.isFinite ? JSONValue.double(v).serialized() : "null" }
+    static func json(_ v: Double) -> String { v.isFinite ? SafeTensors.JSONValue.double(v).serialized() : "null" }
 
     static func now() -> Double {
         var ts = timespec()
