@@ -7,7 +7,7 @@ enum ClassifyCommand: Command {
     static let name = "classify"
     static let summary = "ImageNet top-K of an encoder: a sanity check of its weights"
     static let help = """
-    usage: caption classify IMAGE|DIR... --encoder NAME --encoder-weights FILE [--top K] [--json]
+    usage: caption classify IMAGE|DIR... [--encoder NAME] --encoder-weights FILE [--top K] [--json]
 
     Runs the encoder's ImageNet classifier on each image (a directory means the images directly inside it)
     and prints the K most probable of the 1000 ImageNet classes with their softmax probabilities, e.g.
@@ -18,7 +18,7 @@ enum ClassifyCommand: Command {
     mobilenet_v2 has 1001 outputs (index 0 = background, shown as `background` with class -1); resnet*
     need weights that include `fc.*`. The small CNN has no classifier.
 
-      --encoder NAME       resnet18 | resnet34 | resnet50 | mobilenet_v2
+      --encoder NAME       resnet18 | resnet34 | resnet50 | mobilenet_v2 (default mobilenet_v2)
       --encoder-weights F  the encoder's weights (.safetensors)
       --top K              classes per image (default 5)
       --batch-size N       images per call (default 8)

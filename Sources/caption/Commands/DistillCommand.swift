@@ -45,7 +45,7 @@ enum DistillCommand: Command {
       --checkpoint-every N checkpoint every N batches within an epoch (default 100; 0 = at epoch ends only)
       --out FILE           the student encoder file to write
       --resume             continue the run whose checkpoint is beside --out
-      --quiet              no progress lines
+      --quiet              no progress or status lines (warnings, errors and the result only)
     """
 
     static func run(_ arguments: [String]) throws {
@@ -93,7 +93,8 @@ enum DistillCommand: Command {
         c.options = o
 
         Interrupt.install()
-        let r = try DistillationRun(c, log: { writeStderr($0) }).run()
+        let quiet = a.flag("--quiet")
+        let r = try DistillationRun(c, log: { if !quiet || $0.hasPrefix("warning") { writeStderr($0) } }).run()
         let best = r.history.filter(\.best).last
         let bestText = best.map { "best val MSE \(CommandSupport.fixed($0.valMSE)) (relative \(CommandSupport.fixed($0.valRelativeMSE)), cosine \(CommandSupport.fixed($0.valCosine))) at epoch \($0.epoch)" } ?? "no epoch completed yet"
         switch r.outcome {
