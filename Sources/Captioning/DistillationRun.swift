@@ -289,6 +289,7 @@ public final class DistillationRun {
         var trainImages = 0, trainSeconds = 0.0, epochImages = 0, epochTrainSeconds = 0.0
         var stepStarted = ProgressReporter.now()
         var lastPrint = -1.0
+        var lineOpen = false
         let interactive = isatty(2) != 0
         let started = ProgressReporter.now()
         var best = history.filter(\.best).map(\.valMSE).min() ?? .infinity
@@ -315,7 +316,7 @@ public final class DistillationRun {
                 }
                 history.append(record)
                 try self.writeLog(history)
-                if c.progress && interactive { Self.writeStderr("\n") }
+                if lineOpen { Self.writeStderr("\n"); lineOpen = false }
                 self.say("epoch \(record.epoch)/\(options.epochs): train loss \(Self.f4(record.trainLoss)), val MSE \(Self.f4(v.mse)) (relative \(Self.f4(v.relative))), cosine \(Self.f4(v.cosine))\(isBest ? " (best: written to \(c.out))" : ""), \(Self.rate(record.imagesPerSecond)) img/s, \(ProgressReporter.duration(record.seconds))")
                 lastEpoch = d.state.epoch
                 epochStarted = ProgressReporter.now()
@@ -340,7 +341,7 @@ public final class DistillationRun {
             let remainingEpoch = Double((p.batchesPerEpoch - p.batch - 1) * batch)
             let remainingRun = remainingEpoch + Double((options.epochs - p.epoch - 1) * train.count)
             let line = "epoch \(p.epoch + 1)/\(options.epochs)  step \(p.batch + 1)/\(p.batchesPerEpoch)  loss \(Self.f4(Double(p.loss))) (mean \(Self.f4(Double(p.meanLoss))))  \(Self.rate(rate)) img/s  ETA epoch \(ProgressReporter.duration(remainingEpoch / rate)), run \(ProgressReporter.duration(remainingRun / rate))"
-            if interactive { Self.writeStderr("\r" + line + "\u{1B}[K") } else { self.say(line) }
+            if interactive { Self.writeStderr("\r" + line + "\u{1B}[K"); lineOpen = true } else { self.say(line) }
         }
 
         stepStarted = ProgressReporter.now()
@@ -351,7 +352,7 @@ public final class DistillationRun {
                                 progress: progress, checkpointEvery: c.checkpointEvery, checkpoint: checkpoint,
                                 shouldStop: { Interrupt.requested })
         }
-        if c.progress && interactive && lastPrint >= 0 { Self.writeStderr("\n") }
+        if lineOpen { Self.writeStderr("\n") }
         let interrupted = Interrupt.requested && !(distiller.state.finished && distiller.state.epoch >= options.epochs)
         return DistillationRunResult(outcome: interrupted ? .interrupted : .completed, state: distiller.state, outPath: c.out,
                                      checkpointPath: checkpointPath, logPath: logPath, history: history,
