@@ -41,6 +41,13 @@ public final class RegionEncoder {
         return preprocess(image, preprocessing, size: encoder.inputSize)
     }
 
+    /// The image as the encoder sees it (resized/cropped, 8-bit RGB) and its input tensor `[3, S, S]`.
+    public func inputWithPixels(path: String) throws(DatasetError) -> (pixels: RGBImage, input: Tensor) {
+        let image = try loadCaptionImage(path: path)
+        let pixels = preprocessedPixels(image, preprocessing, size: encoder.inputSize)
+        return (pixels, preprocess(image, preprocessing, size: encoder.inputSize))
+    }
+
     /// Region features of preprocessed inputs.
     public func features(_ inputs: [Tensor]) -> [Float] {
         guard let first = inputs.first else { return [] }

@@ -1,3 +1,23 @@
+// PNG decoding (ISO/IEC 15948): every colour type and bit depth, Adam7, tRNS, eXIf orientation.
+//
+// Pixels equal Pillow 13's for every layout without transparency (`Image.open(f).convert("RGB")`), with two
+// deliberate exceptions, and the checks are stricter than Pillow's where Pillow is lenient:
+// - 16-bit grey: Pillow opens it as mode I;16 and `convert("RGB")` clips values above 255 (a white picture);
+//   we keep the high byte, as Pillow itself does for 16-bit RGB, RGBA and grey + alpha.
+// - A tRNS colour key on 1/2/4-bit grey or 16-bit grey/RGB never matches in Pillow (it compares the key with samples
+//   already scaled to 8 bits); we compare raw samples as the PNG spec and libpng do.
+// - Alpha (an alpha channel or tRNS) is composited on white by `decodePNG`; Pillow's `convert("RGB")` drops it.
+// - CRCs: Pillow checks the CRC of chunks before the first IDAT and skips those of IDAT and later chunks; we check
+//   every chunk up to the end of the image data, IDAT included. A bad CRC is an error in both.
+// - The zlib stream must be complete (Adler-32 checked) and must inflate to exactly the scanline bytes IHDR implies.
+//   Pillow stops once it has the rows and ignores what follows; we reject extra data, which is also what stops a
+//   zlib bomb after at most the expected size (W x H at most `maximumImagePixels`).
+// - IHDR must come first, PLTE must be a multiple of 3 (at most 256 entries), palette images need PLTE, compression
+//   and filter methods must be 0: Pillow tolerates some of these violations, we reject them.
+// - Like Pillow: IEND and anything after the last IDAT are not needed; unknown ancillary chunks are skipped;
+//   palette indices beyond the palette give black; sub-byte grey is scaled x255, x85, x17; APNG gives the default
+//   image.
+
 /// The PNG file signature.
 let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
@@ -23,6 +43,8 @@ struct PNGChunks {
     var palette: [UInt8] = []
     var transparency: [UInt8]? = nil
     var data: [UInt8] = []
+    /// From an eXIf chunk before the image data (1 if none or invalid).
+    var orientation = 1
 }
 
 @inline(__always) func bigEndian32(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt32 {
@@ -83,6 +105,9 @@ func readPNGChunks(_ bytes: UnsafeBufferPointer<UInt8>) throws(ImageError) -> PN
                 chunks = c
             case "tRNS":
                 c.transparency = Array(bytes[body..<(body + length)])
+                chunks = c
+            case "eXIf":
+                c.orientation = pngExifOrientation(bytes, body, length)
                 chunks = c
             case "IDAT":
                 seenIDAT = true
@@ -245,7 +270,7 @@ public func decodePNGPixels(_ data: [UInt8]) throws(ImageError) -> PixelImage {
             }
         }
     }
-    return PixelImage(width: h.width, height: h.height, channels: outChannels, pixels: pixels)
+    return PixelImage(width: h.width, height: h.height, channels: outChannels, pixels: pixels, orientation: chunks.orientation)
 }
 
 /// Decodes a PNG to RGB. Without transparency the pixels equal Pillow's `Image.open(f).convert("RGB")`;
@@ -342,4 +367,33 @@ func expandRow(_ h: PNGHeader, _ src: UnsafePointer<UInt8>, _ count: Int, _ dst:
             if channels == 4 { dst[k * step + 3] = e[3] }
         }
     }
+}
+
+/// The orientation tag (0x0112) of IFD0 in the TIFF-structured data of an eXIf chunk; 1 when absent or invalid.
+private func pngExifOrientation(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> Int {
+    guard count >= 8 else { return 1 }
+    let little: Bool
+    switch (b[start], b[start + 1]) {
+    case (0x49, 0x49): little = true
+    case (0x4D, 0x4D): little = false
+    default: return 1
+    }
+    func u16(_ o: Int) -> Int {
+        little ? Int(b[start + o]) | Int(b[start + o + 1]) << 8 : Int(b[start + o]) << 8 | Int(b[start + o + 1])
+    }
+    func u32(_ o: Int) -> Int { little ? u16(o) | u16(o + 2) << 16 : u16(o) << 16 | u16(o + 2) }
+    guard u16(2) == 42 else { return 1 }
+    let ifd = u32(4)
+    guard ifd >= 8, ifd <= count - 2 else { return 1 }
+    let entries = u16(ifd)
+    for e in 0..<entries {
+        let o = ifd + 2 + 12 * e
+        guard o + 12 <= count else { return 1 }
+        if u16(o) == 0x0112 {
+            guard u16(o + 2) == 3 else { return 1 }
+            let v = u16(o + 8)
+            return (1...8).contains(v) ? v : 1
+        }
+    }
+    return 1
 }

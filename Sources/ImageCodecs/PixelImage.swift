@@ -5,17 +5,20 @@ public struct PixelImage: Sendable, Equatable {
     public var height: Int
     public var channels: Int
     public var pixels: [UInt8]
+    /// EXIF orientation (1...8, 1 = as stored), reported and never applied, as in `RGBImage`.
+    public var orientation: Int
 
-    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8], orientation: Int = 1) {
         precondition((1...4).contains(channels) && pixels.count == width * height * channels)
         self.width = width
         self.height = height
         self.channels = channels
         self.pixels = pixels
+        self.orientation = orientation
     }
 
     public init(_ image: RGBImage) {
-        self.init(width: image.width, height: image.height, channels: 3, pixels: image.pixels)
+        self.init(width: image.width, height: image.height, channels: 3, pixels: image.pixels, orientation: image.orientation)
     }
 
     /// Whether the image has an alpha channel (2 or 4 channels).
@@ -27,7 +30,7 @@ public struct PixelImage: Sendable, Equatable {
     /// Pillow's `convert("RGB")` instead drops the alpha channel, revealing whatever colour transparent pixels hold.
     public func compositedOnWhite() -> RGBImage {
         let n = width * height
-        if channels == 3 { return RGBImage(width: width, height: height, pixels: pixels) }
+        if channels == 3 { return RGBImage(width: width, height: height, pixels: pixels, orientation: orientation) }
         var out = [UInt8](repeating: 0, count: n * 3)
         @inline(__always) func over(_ c: UInt8, _ a: UInt8) -> UInt8 {
             // Pillow's DIV255: exact rounding of v / 255.
@@ -54,17 +57,17 @@ public struct PixelImage: Sendable, Equatable {
                 }
             }
         }
-        return RGBImage(width: width, height: height, pixels: out)
+        return RGBImage(width: width, height: height, pixels: out, orientation: orientation)
     }
 
     /// RGB with alpha dropped, as Pillow's `convert("RGB")` does.
     public func droppingAlpha() -> RGBImage {
-        if channels == 3 { return RGBImage(width: width, height: height, pixels: pixels) }
+        if channels == 3 { return RGBImage(width: width, height: height, pixels: pixels, orientation: orientation) }
         let n = width * height
         var out = [UInt8](repeating: 0, count: n * 3)
         for i in 0..<n {
             for c in 0..<3 { out[3 * i + c] = channels <= 2 ? pixels[channels * i] : pixels[4 * i + c] }
         }
-        return RGBImage(width: width, height: height, pixels: out)
+        return RGBImage(width: width, height: height, pixels: out, orientation: orientation)
     }
 }

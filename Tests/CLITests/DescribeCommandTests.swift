@@ -58,4 +58,25 @@ final class DescribeCommandTests: XCTestCase {
         XCTAssertNotEqual(w.status, 0)
         XCTAssertEqual(w.stderr.split(separator: "\n").count, 1, w.stderr)
     }
+
+    func testAttentionMapIsAPNGGridWithOneTilePerWord() throws {
+        let f = try CLIFixture.shared()
+        let out = f.root + "/attention.png"
+        let r = try CLIRunner.run(["describe", f.data + "/images/red.ppm", "--model", f.model, "--beam", "2", "--attention-map", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let words = r.stdout.split(separator: "\t")[1].split(separator: " ").count
+        let png = try Data(contentsOf: URL(fileURLWithPath: out))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "PNG signature")
+        XCTAssertEqual(String(decoding: png[12..<16], as: UTF8.self), "IHDR")
+        let be = { (o: Int) in png[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        // Tiles of 224 px, 5 per row, each with a 22 px label strip (5x7 font at scale 2, plus 8).
+        XCTAssertEqual(be(16), min(5, max(words, 1)) * 224)
+        XCTAssertEqual(be(20), max(1, (words + 4) / 5) * 246)
+        // Several images: one file each, named after the image.
+        let many = try CLIRunner.run(["describe", f.data + "/images/red.ppm", f.data + "/images/blue.ppm", "--model", f.model,
+                                      "--attention-map", f.root + "/att.png"])
+        XCTAssertEqual(many.status, 0, many.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: f.root + "/att-red.png"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: f.root + "/att-blue.png"))
+    }
 }

@@ -3,30 +3,31 @@ import XCTest
 @testable import ImageCodecs
 
 final class PNGTests: XCTestCase {
-    struct Entry: Decodable { let name: String; let width: Int; let height: Int; let depth: Int; let colorType: Int; let interlaced: Bool; let alpha: Bool }
+    struct Entry: Decodable { let name: String; let width: Int; let height: Int; let depth: Int; let colorType: Int; let interlaced: Bool; let alpha: Bool; let orientation: Int }
 
     func manifest() throws -> [Entry] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: fixtureDirectory("png") + "/manifest.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: codecsFixtures("png") + "/manifest.json"))
         return try JSONDecoder().decode([Entry].self, from: data)
     }
 
     /// Every colour type, depth and interlacing against Pillow's convert("RGB"), convert("RGBA") and a paste on white.
     func testFixturesMatchPillow() throws {
-        let dir = fixtureDirectory("png")
+        let dir = codecsFixtures("png")
         let entries = try manifest()
         XCTAssertGreaterThan(entries.count, 40)
         for e in entries {
-            let file = try readBytes("\(dir)/\(e.name).png")
+            let file = try fileBytes("\(dir)/\(e.name).png")
             let header = try readPNGHeader(file)
             XCTAssertEqual(header, PNGHeader(width: e.width, height: e.height, bitDepth: e.depth, colorType: e.colorType, interlaced: e.interlaced), e.name)
             let pixels = try decodePNGPixels(file)
             XCTAssertEqual(pixels.hasAlpha, e.alpha, e.name)
-            assertSame(pixels.droppingAlpha().pixels, try readBytes("\(dir)/\(e.name).rgb"), "\(e.name): convert('RGB')")
-            assertSame(rgba(pixels), try readBytes("\(dir)/\(e.name).rgba"), "\(e.name): convert('RGBA')")
+            assertBytesEqual(pixels.droppingAlpha().pixels, try fileBytes("\(dir)/\(e.name).rgb"), "\(e.name): convert('RGB')")
+            assertBytesEqual(rgba(pixels), try fileBytes("\(dir)/\(e.name).rgba"), "\(e.name): convert('RGBA')")
             let rgb = try decodePNG(file)
             XCTAssertEqual(rgb.width, e.width)
             XCTAssertEqual(rgb.height, e.height)
-            assertSame(rgb.pixels, try readBytes("\(dir)/\(e.name).white"), "\(e.name): composited on white")
+            XCTAssertEqual(rgb.orientation, e.orientation, "\(e.name): EXIF orientation as Pillow's getexif() reads it")
+            assertBytesEqual(rgb.pixels, try fileBytes("\(dir)/\(e.name).white"), "\(e.name): composited on white")
         }
     }
 
@@ -47,7 +48,7 @@ final class PNGTests: XCTestCase {
     /// The two real photos in ../shared: size and pixels checked with Pillow 13
     /// (`Image.open(p).convert("RGB").getpixel((x, y))`).
     func testSharedPhotos() throws {
-        guard let shared = sharedDirectory() else { throw XCTSkip("../shared not found: skipping the shared photos") }
+        guard let shared = codecsSharedDirectory() else { throw XCTSkip("../shared not found: skipping the shared photos") }
         let photos = shared + "/weights/pretrained/photos"
         for (name, w, h, probes) in PNGTests.pillowProbes {
             let image = try loadImage(path: "\(photos)/\(name)")
@@ -99,5 +100,75 @@ final class PNGTests: XCTestCase {
         XCTAssertEqual(CRC32.checksum(Array("The quick brown fox jumps over the lazy dog".utf8)), 0x414F_A339)
         XCTAssertEqual(Adler32.checksum(Array("Wikipedia".utf8)), 0x11E6_0398)
         XCTAssertEqual(CRC32.checksum([]), 0)
+    }
+
+    // MARK: Encoder
+
+    /// Deterministic test images: smooth gradients with noise (Huffman blocks), pure noise (stored blocks), flat.
+    static func image(_ w: Int, _ h: Int, _ channels: Int, kind: Int, seed: UInt64) -> PixelImage {
+        var state = seed
+        func next() -> UInt8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        var px = [UInt8](repeating: 0, count: w * h * channels)
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<channels {
+                    let i = (y * w + x) * channels + c
+                    switch kind {
+                    case 0: px[i] = UInt8(truncatingIfNeeded: x * (c + 1) + y * 3) &+ (next() & 3)
+                    case 1: px[i] = next()
+                    default: px[i] = c == channels - 1 ? 200 : 7
+                    }
+                }
+            }
+        }
+        return PixelImage(width: w, height: h, channels: channels, pixels: px)
+    }
+
+    func testEncoderRoundTripsEveryChannelCount() throws {
+        for channels in 1...4 {
+            for (w, h) in [(1, 1), (3, 2), (64, 48), (333, 97)] {
+                for kind in 0..<3 {
+                    let image = PNGTests.image(w, h, channels, kind: kind, seed: UInt64(w * 31 + channels))
+                    let png = encodePNG(image)
+                    let header = try readPNGHeader(png)
+                    XCTAssertEqual(header.colorType, [0, 4, 2, 6][channels - 1])
+                    XCTAssertEqual(header.bitDepth, 8)
+                    let back = try decodePNGPixels(png)
+                    XCTAssertEqual(back, image, "\(channels) channels \(w)x\(h) kind \(kind)")
+                    if kind == 2 && w * h > 1000 {
+                        XCTAssertLessThan(png.count, 100 + w * h * channels / 100, "a flat image must compress")
+                    }
+                }
+            }
+        }
+        let rgb = RGBImage(width: 5, height: 4, pixels: (0..<60).map { UInt8($0 * 4) })
+        XCTAssertEqual(try decodePNG(encodePNG(rgb)), rgb)
+    }
+
+    func testEncoderRoundTripsTheSharedPhoto() throws {
+        guard let shared = codecsSharedDirectory() else { throw XCTSkip("../shared not found: skipping the shared photo round trip") }
+        let file = try fileBytes(shared + "/weights/pretrained/photos/chelsea.png")
+        let image = try decodePNGPixels(file)
+        let png = encodePNG(image)
+        XCTAssertEqual(try decodePNGPixels(png), image)
+        // zlib level 6 (Pillow) makes 240512 bytes; we must be in the same league.
+        XCTAssertLessThan(png.count, file.count * 12 / 10)
+    }
+
+    func testDeflateRoundTrips() throws {
+        var cases: [[UInt8]] = [[], [42], Array(repeating: 9, count: 100_000), Array("abcabcabcabcabcabd".utf8)]
+        cases.append(PNGTests.image(300, 300, 1, kind: 1, seed: 5).pixels) // incompressible, > 64 KiB: stored blocks
+        cases.append(PNGTests.image(400, 300, 3, kind: 0, seed: 6).pixels) // several Huffman blocks
+        for data in cases {
+            let z = zlibCompress(data)
+            if data.isEmpty {
+                XCTAssertEqual(z, [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01], "zlib.compress(b'') gives these bytes")
+                continue
+            }
+            XCTAssertEqual(try zlibDecompress(z, size: data.count), data, "\(data.count) bytes")
+        }
     }
 }

@@ -1,5 +1,8 @@
 import Captioning
+import ImageCodecs
+import SafeTensors
 import Tensors
+import Vision
 
 /// `caption describe`: caption images with a trained model
 enum DescribeCommand: Command {
@@ -7,6 +10,7 @@ enum DescribeCommand: Command {
     static let summary = "caption images with a trained model"
     static let help = """
     usage: caption describe IMAGE|DIR... [--model FILE] [--beam N] [--max-length N] [--n-best K] [--json]
+                            [--attention-map OUT.png]
 
     Prints one line per image, `IMAGE<TAB>caption`. Directories expand to the images in them (sorted by name;
     .jpg .jpeg .png .ppm .pgm .pnm). An image that cannot be read gives one `error: IMAGE: …` line on stderr;
@@ -24,12 +28,15 @@ enum DescribeCommand: Command {
       --allow-unknown      let captions contain <unk>
       --batch N            images encoded and decoded together (default 16)
       --json               a JSON array of {"image", "caption", "log_prob", "n_best": [{"caption", "log_prob"}]}
+      --attention-map OUT.png  a PNG grid per image, one tile per generated word: the image as the encoder saw it
+                           with the attention over its regions overlaid (LSTM: its soft attention; transformer:
+                           last layer's cross-attention averaged over heads). With several images, OUT-NAME.png.
     """
 
     static func run(_ arguments: [String]) throws {
         let a = try Arguments(arguments, valued: [
             "--model", "--encoder-weights", "--beam", "--max-length", "--min-length", "--n-best", "--no-repeat-ngram",
-            "--length-penalty", "--batch",
+            "--length-penalty", "--batch", "--attention-map",
         ], flags: ["--json", "--allow-unknown"])
         guard !a.positionals.isEmpty else { throw CLIError("no image given (usage: caption describe IMAGE|DIR... [--model FILE])") }
         let beam = try a.int("--beam", default: 3, range: 1...100)
@@ -55,6 +62,10 @@ enum DescribeCommand: Command {
         let search = model.searchOptions(beam: beam, maxLength: options.maxLength, nBest: nBest, lengthPenalty: options.penalty,
                                          noRepeatNgram: options.noRepeat, minLength: options.minLength, allowUnknown: a.flag("--allow-unknown"))
         let json = a.flag("--json")
+        let attentionMap = a.value("--attention-map")
+        if attentionMap != nil && model.config.decoder == "lstm" && model.config.lstm?.useAttention == false {
+            throw CLIError("--attention-map needs a model with attention (this one was trained with --no-attention)")
+        }
         var jsonItems: [String] = []
         var start = 0
         while start < paths.count {
@@ -62,9 +73,16 @@ enum DescribeCommand: Command {
             start += chunk.count
             var inputs: [Tensor] = []
             var good: [String] = []
+            var pixels: [RGBImage] = []
             for p in chunk {
                 do {
-                    inputs.append(try encoder.input(path: p))
+                    if attentionMap != nil {
+                        let (px, input) = try encoder.inputWithPixels(path: p)
+                        pixels.append(px)
+                        inputs.append(input)
+                    } else {
+                        inputs.append(try encoder.input(path: p))
+                    }
                     good.append(p)
                 } catch {
                     writeStderr("error: \(error)")
@@ -74,7 +92,18 @@ enum DescribeCommand: Command {
             if good.isEmpty { continue }
             let features = encoder.features(inputs)
             let results = model.decode(features: features, imageCount: good.count, options: search, batch: batch)
-            for (p, hyps) in zip(good, results) {
+            for (i, (p, hyps)) in zip(good, results).enumerated() {
+                if let attentionMap, let best = hyps.first {
+                    let target = paths.count == 1 ? attentionMap : suffixed(attentionMap, FileSystem.baseName(p))
+                    let words = model.vocabulary.decode(best.tokens.map { Int32($0) })
+                    let grid = model.config.encoder.gridSize
+                    let png = encodePNG(AttentionMap.render(image: pixels[i], words: words, weights: best.attention,
+                                                            gridHeight: grid, gridWidth: grid))
+                    do { try FileBytes.writeAtomically(png, to: target) } catch {
+                        writeStderr("error: \(error)")
+                        failures += 1
+                    }
+                }
                 if json {
                     let best = hyps.first
                     let nb = hyps.map { "{\"caption\": \(CommandSupport.json(model.caption($0))), \"log_prob\": \(CommandSupport.json($0.logProbability))}" }
@@ -91,6 +120,16 @@ enum DescribeCommand: Command {
             throw SilentFailure()
         }
     }
+}
+
+/// `out.png` + `photo.jpg` -> `out-photo.png`.
+func suffixed(_ path: String, _ name: String) -> String {
+    let stem = name.split(separator: ".").dropLast().joined(separator: ".")
+    let tag = stem.isEmpty ? name : stem
+    if let dot = path.lastIndex(of: "."), !path[dot...].contains("/") {
+        return String(path[..<dot]) + "-" + tag + String(path[dot...])
+    }
+    return path + "-" + tag + ".png"
 }
 
 /// Exits with status 1 without another `error:` line (the failures were already reported one by one).

@@ -197,6 +197,21 @@ make("rgb8i_1x1", 8, 2, w=1, h=1, interlace=True)
 make("rgb8i_3x2", 8, 2, w=3, h=2, interlace=True)
 make("rgb8_wide", 8, 2, w=300, h=2, level=9)
 
+# EXIF orientation in an eXIf chunk, written by Pillow itself (big- and little-endian TIFF data).
+for name, orient, order in (("rgb8_exif6", 6, "<"), ("rgb8_exif3_mm", 3, ">")):
+    exif = Image.Exif()
+    exif[0x0112] = orient
+    exif._endian = order  # byte order of the TIFF data
+    im = Image.fromarray(smooth(H, W, 3, 255).astype(np.uint8))
+    im.save(os.path.join(HERE, name + ".png"), exif=exif.tobytes())
+    expected(name)
+    got = Image.open(os.path.join(HERE, name + ".png")).getexif().get(0x0112)
+    assert got == orient, got
+    manifest.append({"name": name, "width": W, "height": H, "depth": 8, "colorType": 2, "interlaced": False,
+                     "pillowMode": "RGB", "alpha": False, "orientation": orient})
+for m in manifest:
+    m.setdefault("orientation", 1)
+
 with open(os.path.join(HERE, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=0)
 print(len(manifest), "fixtures")
