@@ -75,9 +75,9 @@ public func depthwiseConv3x3(_ x: Variable, _ weight: Variable, stride: Int, pad
                                 if iy < 0 || iy >= h || lo >= hi { continue }
                                 let xr = src + iy * w - padding + kx, grow = gr + oy * ow
                                 if stride == 1 {
-                                    for ox in lo..<hi { acc += xr[ox] * grow[ox] }
+                                    acc += VectorMath.dot(hi - lo, xr + lo, grow + lo)
                                 } else {
-                                    for ox in lo..<hi { acc += xr[ox * stride] * grow[ox] }
+                                    acc += stride2Dot(hi - lo, xr + 2 * lo, grow + lo)
                                 }
                             }
                             total += acc
@@ -89,6 +89,20 @@ public func depthwiseConv3x3(_ x: Variable, _ weight: Variable, stride: Int, pad
             weight.accumulate(dw)
         }
     }
+}
+
+/// `sum x[2i] * y[i]` for `i < n`, reading `x` only up to `x[2(n-1)]`.
+func stride2Dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 9 <= n {
+        let xe = UnsafeRawPointer(x + 2 * i).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        acc = acc.addingProduct(xe, UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self))
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += x[2 * i] * y[i]; i += 1 }
+    return s
 }
 
 /// Runs `body(i)` for `i` in `0..<count`, split into contiguous chunks over the processors.

@@ -161,3 +161,30 @@ extension SmallCNNTests {
               + "inference \(String(format: "%.1f", inference)) ms (\(String(format: "%.2f", inference / Double(n))) ms/image)")
     }
 }
+
+extension SmallCNNTests {
+    /// The fused batch norm + ReLU equals `BatchNorm2d` followed by `relu()`: outputs, gradients, running statistics.
+    func testFusedBatchNormReLUMatchesBatchNorm2dThenReLU() {
+        for training in [true, false] {
+            let shape = [3, 5, 6, 7]
+            let xv = random(shape, seed: 21, scale: 2) + 0.3, up = random(shape, seed: 22)
+            func run(_ f: (Variable, BatchNorm2d) -> Variable) -> [Tensor] {
+                let bn = BatchNorm2d(5)
+                bn.weight.value = random([5], seed: 23) + 1
+                bn.bias.value = random([5], seed: 24)
+                bn.runningMean.value = random([5], seed: 25)
+                bn.runningVar.value = random([5], seed: 26, scale: 0.5) + 1
+                bn.setTraining(training)
+                let x = Variable(xv, requiresGrad: true)
+                let y = f(x, bn)
+                (y * Variable(up)).sum().backward()
+                return [y.value, x.grad!, bn.weight.grad!, bn.bias.grad!, bn.runningMean.value, bn.runningVar.value]
+            }
+            let ours = run { batchNormReLU($0, $1) }
+            let ref = run { $1($0).relu() }
+            for (i, name) in ["output", "input gradient", "weight gradient", "bias gradient", "running mean", "running var"].enumerated() {
+                XCTAssertLessThan(ours[i].maxAbsDifference(ref[i]), 1e-4, "\(name), training \(training)")
+            }
+        }
+    }
+}
