@@ -112,7 +112,8 @@ final class DistillCommandTests: XCTestCase {
     }
 
     /// Cached teacher maps (computed once, stored in float16, transposed back) give the same training as the
-    /// teacher run on every batch, when no augmentation separates the two.
+    /// teacher run on every batch, when no augmentation separates the two (a wrong layout would change the loss
+    /// at the first step).
     func testCachedTeacherMatchesOnlineTeacher() throws {
         let tmp = try makeTemporaryDirectory("distill-modes")
         defer { try? FileManager.default.removeItem(at: tmp) }
@@ -121,12 +122,13 @@ final class DistillCommandTests: XCTestCase {
         var losses: [[Double]] = []
         for mode in ["cached", "online"] {
             let out = tmp.appendingPathComponent("\(mode).safetensors").path
-            let r = try CLIRunner.run(tiny(ds, out, cache) + ["--teacher-mode", mode, "--no-flip", "--min-crop", "1"])
+            let r = try CLIRunner.run(tiny(ds, out, cache, epochs: 1) + ["--teacher-mode", mode, "--no-flip", "--min-crop", "1"])
             XCTAssertEqual(r.status, 0, r.stderr)
             losses.append(try logLines(tmp.appendingPathComponent("\(mode).log.jsonl").path).map { ($0["train_loss"] as? NSNumber)?.doubleValue ?? .nan })
         }
-        XCTAssertEqual(losses[0].count, 2)
-        for (a, b) in zip(losses[0], losses[1]) { XCTAssertEqual(a, b, accuracy: 2e-3 * abs(b), "cached \(losses[0]) vs online \(losses[1])") }
+        // One epoch: later epochs drift apart (Adam amplifies the float16 rounding of the cached maps).
+        XCTAssertEqual(losses[0].count, 1)
+        for (a, b) in zip(losses[0], losses[1]) { XCTAssertEqual(a, b, accuracy: 2e-5 * abs(b), "cached \(losses[0]) vs online \(losses[1])") }
     }
 
     /// Ctrl-C mid-run checkpoints and exits 0 with a resume hint; `--resume` then ends exactly where an
