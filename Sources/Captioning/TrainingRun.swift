@@ -18,6 +18,9 @@ public struct TrainingRunConfiguration: Sendable {
     public var minCount = 5
     public var outDirectory = "runs/caption"
     public var resume = false
+    /// Start the decoder from this trained model (its vocabulary, decoder configuration and weights), e.g. to adapt a
+    /// decoder trained on a teacher's features to a distilled student's.
+    public var initFrom: String?
     /// Train on the first `limit` train images (and, unless `validationLimit` says otherwise, the first limit/5 val images).
     public var limit: Int?
     public var validationLimit: Int?
@@ -115,11 +118,20 @@ public final class TrainingRun {
         guard !train.isEmpty else { throw DatasetError("the dataset's train split is empty") }
         guard !val.isEmpty else { throw DatasetError("the dataset's val split is empty: validation needs images") }
 
+        // A model to start from (fine-tuning).
+        var initial: ModelFile? = nil
+        if let p = c.initFrom, resumed == nil {
+            guard c.vocabulary == nil else { throw DatasetError("--init-from brings its own vocabulary: do not pass --vocab") }
+            do { initial = try ModelFile(contentsOf: p) } catch { throw DatasetError("\(p): \(error)") }
+        }
+
         // Vocabulary.
         let vocab: Vocabulary
         do {
             if let resumed {
                 vocab = try Vocabulary(json: resumed.vocabularyJSON)
+            } else if let initial {
+                vocab = try Vocabulary(json: initial.vocabularyJSON)
             } else if let p = c.vocabulary {
                 vocab = try Vocabulary(json: try DatasetParsers.readText(p))
             } else {
@@ -194,6 +206,13 @@ public final class TrainingRun {
         let config: ModelConfig
         if let resumed {
             config = resumed.config
+        } else if let initial {
+            let from = initial.config
+            let encoderSize = from.lstm?.encoderSize ?? from.transformer?.encoderSize ?? -1
+            guard encoderSize == C else {
+                throw DatasetError("--init-from: its decoder reads \(encoderSize)-channel regions, but \(spec.name) gives \(C)")
+            }
+            config = ModelConfig(encoder: spec, decoder: from.decoder, lstm: from.lstm, transformer: from.transformer)
         } else {
             switch c.decoder {
             case "lstm":
@@ -239,6 +258,9 @@ public final class TrainingRun {
             adam = AdamOptimizer(learningRate: state.learningRate, step: step, firstMoment: m.values, secondMoment: v.values)
             if state.finished && state.epoch < options.epochs && state.epochsWithoutImprovement < options.patience { state.finished = false }
             say("resuming at epoch \(state.epoch + 1), batch \(state.batchInEpoch + 1) (step \(state.step))")
+        } else if let initial {
+            do { try initial.load(into: decoder.parameters, prefix: "decoder.") } catch { throw DatasetError("--init-from: \(error.description)") }
+            say("decoder initialised from \(c.initFrom ?? "")")
         } else {
             decoder.initialise(seed: options.seed)
         }

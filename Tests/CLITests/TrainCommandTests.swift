@@ -42,6 +42,27 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(logA.count, 2)
     }
 
+    func testInitFromStartsFromTheModelsWeightsAndVocabulary() throws {
+        let f = try CLIFixture.shared()
+        let out = f.root + "/init-from"
+        let r = try CLIRunner.run(f.trainArguments(out: out, epochs: 1) + ["--init-from", f.model, "--learning-rate", "1e-12"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("decoder initialised from"), r.stderr)
+        // With a vanishing learning rate the weights stay (to float rounding) those of the model it started from.
+        let start = try CLIFixture.tensors(f.model, prefix: "decoder.")
+        let end = try CLIFixture.tensors(out + "/model.safetensors", prefix: "decoder.")
+        XCTAssertEqual(Set(start.keys), Set(end.keys))
+        func floats(_ d: Data) -> [Float] { d.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+        for (k, v) in start {
+            let d = zip(floats(v), floats(end[k]!)).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(d, 1e-5, k)
+        }
+        XCTAssertEqual(try CLIFixture.metadata(out + "/model.safetensors")["vocabulary"], try CLIFixture.metadata(f.model)["vocabulary"])
+        let bad = try CLIRunner.run(f.trainArguments(out: f.root + "/init-from-bad", epochs: 1) + ["--init-from", f.root + "/missing.safetensors"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }.count, 1, bad.stderr)
+    }
+
     func testSIGINTSavesACheckpointAndExitsZeroThenResumes() throws {
         let f = try CLIFixture.shared()
         let out = f.root + "/sigint"

@@ -47,6 +47,8 @@ enum TrainCommand: Command {
       --val-beam N     beam width of the per-epoch val decode (default 3; 1 = greedy)
       --out DIR        output directory (default runs/caption)
       --resume         continue the run in --out exactly where it stopped
+      --init-from M    start from trained model M: its vocabulary, decoder sizes and weights (fine-tuning,
+                       e.g. a decoder trained on mobilenet_v2 features adapted to a distilled small CNN)
       --quiet          no progress lines
     """
 
@@ -55,7 +57,7 @@ enum TrainCommand: Command {
             "--decoder", "--encoder", "--encoder-weights", "--preprocessing", "--vocab", "--min-count", "--epochs",
             "--batch-size", "--learning-rate", "--seed", "--out", "--limit", "--val-limit", "--val-beam", "--patience",
             "--max-words", "--cache", "--embedding-size", "--attention-size", "--hidden-size", "--dropout", "--model-size",
-            "--heads", "--ff-size", "--layers", "--warmup", "--attention-penalty", "--grad-clip",
+            "--heads", "--ff-size", "--layers", "--warmup", "--attention-penalty", "--grad-clip", "--init-from",
         ]), flags: ["--resume", "--no-attention", "--fine-tune-encoder", "--quiet"])
         guard a.positionals.isEmpty else { throw CLIError("unexpected argument '\(a.positionals[0])' (see --help)") }
         if a.flag("--fine-tune-encoder") { throw CLIError("--fine-tune-encoder is not implemented yet: train on frozen features") }
@@ -83,6 +85,7 @@ enum TrainCommand: Command {
         c.maxCaptionWords = try a.int("--max-words", default: 30, range: 1...1000)
         c.outDirectory = a.value("--out") ?? "runs/caption"
         c.resume = a.flag("--resume")
+        c.initFrom = a.value("--init-from")
         c.limit = a.value("--limit") == nil ? nil : try a.int("--limit", default: 0, range: 1...Int.max)
         c.validationLimit = a.value("--val-limit") == nil ? nil : try a.int("--val-limit", default: 0, range: 1...Int.max)
         c.validationBeam = try a.int("--val-beam", default: 3, range: 1...100)
