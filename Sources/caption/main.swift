@@ -9,7 +9,7 @@ let captionVersion = "0.1.0"
 /// Every subcommand, in the order `--help` lists them.
 let commands: [any Command.Type] = [
     DescribeCommand.self, EvalCommand.self, ScoreCommand.self, TrainCommand.self, VocabCommand.self,
-    ClassifyCommand.self, SummaryCommand.self, DistillCommand.self, FeaturesCommand.self, BenchCommand.self,
+    ClassifyCommand.self, SummaryCommand.self, DistillCommand.self, FeaturesCommand.self, ExportCommand.self, BenchCommand.self,
 ]
 
 @MainActor func topLevelHelp() -> String {
