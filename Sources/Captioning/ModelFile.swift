@@ -117,7 +117,10 @@ public struct ModelFile {
 
     /// Reads a model file, refusing other safetensors files (e.g. bare encoder weights) with a clear message.
     public init(contentsOf path: String) throws(SafeTensorsError) {
-        let f = try SafeTensorsFile(contentsOf: path)
+        let f: SafeTensorsFile
+        do { f = try SafeTensorsFile(contentsOf: path) } catch {
+            throw SafeTensorsError(error.description.hasPrefix(path) ? error.description : "\(path): \(error.description)")
+        }
         try self.init(f, path: path)
     }
 
