@@ -1,0 +1,51 @@
+import SafeTensors
+
+/// `caption bench --compare FILE`: joins our figures by name and thread count with a document of the
+/// baseline's schema (`../shared/bench/baseline.json`, or another `caption bench --json` output) and prints
+/// `their median / our median` (> 1: we are faster). Where the baseline also has a `_cached_att` variant of a
+/// Show-Attend-Tell figure (the same algorithm as ours), that ratio is printed too.
+enum BenchCompare {
+    /// `results[threads][name]["median_ms"]` of a baseline document.
+    static func medians(path: String) throws -> [String: [String: Double]] {
+        let bytes = try BenchData.bytes(path)
+        let doc: JSONValue
+        do { doc = try JSONValue.parse(bytes) } catch { throw CLIError("--compare \(path): not JSON (\(error))") }
+        guard let results = doc["results"]?.objectValue else { throw CLIError("--compare \(path): no \"results\" object (not a bench document)") }
+        var out: [String: [String: Double]] = [:]
+        for (threads, figs) in results {
+            for (name, f) in figs.objectValue ?? [] {
+                if let m = f["median_ms"]?.doubleValue, m.isFinite, m > 0 { out[threads, default: [:]][name] = m }
+            }
+        }
+        return out
+    }
+
+    /// The ratio table, one line per figure present in both.
+    static func table(_ results: [BenchResult], baseline: [String: [String: Double]], label: String) -> [String] {
+        let joined = results.filter { baseline[String($0.threads)]?[$0.figure.name] != nil }
+        guard !joined.isEmpty else { return ["compare: no figure of this run is in \(label)"] }
+        let w = max(24, joined.map { $0.figure.name.count }.max() ?? 0)
+        var lines = ["", "ratio to \(label) (their median / ours; > 1 = we are faster):",
+                     BenchReport.pad("figure", w) + BenchReport.pad("threads", 9, right: true) + BenchReport.pad("theirs ms", 12, right: true)
+                        + BenchReport.pad("ours ms", 12, right: true) + BenchReport.pad("ratio", 9, right: true)]
+        for r in joined {
+            let t = String(r.threads)
+            guard let theirs = baseline[t]?[r.figure.name] else { continue }
+            let ours = r.measurement.median
+            var s = BenchReport.pad(r.figure.name, w) + BenchReport.pad(t, 9, right: true) + BenchReport.pad(BenchReport.fmt(theirs), 12, right: true)
+                + BenchReport.pad(BenchReport.fmt(ours), 12, right: true) + BenchReport.pad("x" + BenchReport.fmt(theirs / ours), 9, right: true)
+            if let cached = cachedAttentionName(r.figure.name), let c = baseline[t]?[cached] {
+                s += "   x\(BenchReport.fmt(c / ours)) vs \(cached.split(separator: "/").dropFirst(2).first ?? "")"
+            }
+            lines.append(s)
+        }
+        return lines
+    }
+
+    /// `sat_decoder/E512/greedy/batch1` -> `sat_decoder/E512/greedy_cached_att/batch1`.
+    static func cachedAttentionName(_ name: String) -> String? {
+        let parts = name.split(separator: "/")
+        guard parts.count == 4, parts[0] == "sat_decoder" else { return nil }
+        return "\(parts[0])/\(parts[1])/\(parts[2])_cached_att/\(parts[3])"
+    }
+}
