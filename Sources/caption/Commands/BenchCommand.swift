@@ -31,7 +31,7 @@ enum BenchCommand: Command {
           --reps N         minimum timed calls per figure (default 5)
           --warmup N       untimed calls first (default 2)
           --min-seconds S  minimum timing per figure (default 1; 0 for quick runs)
-          --filter TEXT    only figures whose name contains TEXT
+          --filter TEXT    only figures whose name contains TEXT (comma-separated: any of them)
           --compare FILE   a document of the baseline's schema (e.g. ../shared/bench/baseline.json): print
                            their median / ours for every figure name and thread count in both
           --quick          one untimed call, one timed call, no minimum time (a smoke test; figures are noisy)
@@ -70,10 +70,12 @@ enum BenchCommand: Command {
         let defaultThreads = ThreadPool.defaultThreadCount
         let threadList = try parseThreads(args.value("--threads") ?? (defaultThreads == 1 ? "1" : "\(defaultThreads),1"))
         let filter = args.value("--filter")
+        let filters = filter.map { $0.split(separator: ",").map(String.init).filter { !$0.isEmpty } }
+        let selected: (BenchFigure) -> Bool = { f in filters.map { $0.contains { f.name.contains($0) } } ?? true }
         let json = args.flag("--json")
         let say: (String) -> Void = json ? { writeStderr($0) } : { print($0) }
 
-        if let filter, !groups.contains(where: { g in g.figures().contains { $0.name.contains(filter) } }) {
+        if let filter, !groups.contains(where: { g in g.figures().contains(where: selected) }) {
             throw CLIError("no figure matches --filter '\(filter)'")
         }
         say("caption bench: \(CPUFeatures.modelName), \(CPUFeatures.onlineProcessors) CPUs, GEMM kernel \(GEMMConfiguration.resolvedKernel)"
@@ -88,7 +90,7 @@ enum BenchCommand: Command {
             ThreadPool.shared.threadCount = t
             say("\nthreads: \(t)")
             var figures: [(BenchFigure, BenchGroup)] = []
-            for g in groups { for f in g.figures() where filter.map({ f.name.contains($0) }) ?? true { figures.append((f, g)) } }
+            for g in groups { for f in g.figures() where selected(f) { figures.append((f, g)) } }
             let width = max(24, figures.map { $0.0.name.count }.max() ?? 0)
             if t == threadList.first { for g in groups { for n in g.notes() { say("note: " + n) } } }
             say(BenchReport.header(nameWidth: width))
