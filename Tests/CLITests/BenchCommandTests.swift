@@ -70,6 +70,8 @@ final class BenchCommandTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("note: metrics:"), r.stderr)
         }
         XCTAssertEqual(Set(figs.keys), expected)
+        let notes = try XCTUnwrap(doc["notes"] as? [String])
+        XCTAssertEqual(notes.contains { $0.hasPrefix("metrics:") }, sharedDirectory == nil, "\(notes)")
         for (name, value) in figs {
             let f = try XCTUnwrap(value as? [String: Any], name)
             for key in ["median_ms", "min_ms", "max_ms", "reps", "items_per_call", "per_item_median_ms", "items_per_s_median"] {

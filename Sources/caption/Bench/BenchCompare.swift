@@ -1,7 +1,8 @@
 import SafeTensors
 
 /// `caption bench --compare FILE`: joins our figures by name and thread count with a document of the
-/// baseline's schema (`../shared/bench/baseline.json`, or another `caption bench --json` output) and prints
+/// baseline's schema (`../shared/bench/baseline.json`, `baseline_median_of_runs.json`, or another
+/// `caption bench --json` output) and prints
 /// `their median / our median` (> 1: we are faster). Where the baseline also has a `_cached_att` variant of a
 /// Show-Attend-Tell figure (the same algorithm as ours), that ratio is printed too.
 enum BenchCompare {
@@ -10,7 +11,10 @@ enum BenchCompare {
         let bytes = try BenchData.bytes(path)
         let doc: JSONValue
         do { doc = try JSONValue.parse(bytes) } catch { throw CLIError("--compare \(path): not JSON (\(error))") }
-        guard let results = doc["results"]?.objectValue else { throw CLIError("--compare \(path): no \"results\" object (not a bench document)") }
+        // `baseline_median_of_runs.json` keeps the same per-thread objects under "figures".
+        guard let results = (doc["results"] ?? doc["figures"])?.objectValue else {
+            throw CLIError("--compare \(path): no \"results\" or \"figures\" object (not a bench document)")
+        }
         var out: [String: [String: Double]] = [:]
         for (threads, figs) in results {
             for (name, f) in figs.objectValue ?? [] {

@@ -84,6 +84,7 @@ enum BenchCommand: Command {
         say("warning: debug build; numbers are meaningless (build with -c release)")
         #endif
         var results: [BenchResult] = []
+        let notes = groups.flatMap { $0.notes() }
         let savedThreads = ThreadPool.shared.threadCount
         defer { ThreadPool.shared.threadCount = savedThreads }
         for t in threadList {
@@ -92,7 +93,7 @@ enum BenchCommand: Command {
             var figures: [(BenchFigure, BenchGroup)] = []
             for g in groups { for f in g.figures() where selected(f) { figures.append((f, g)) } }
             let width = max(24, figures.map { $0.0.name.count }.max() ?? 0)
-            if t == threadList.first { for g in groups { for n in g.notes() { say("note: " + n) } } }
+            if t == threadList.first { for n in notes { say("note: " + n) } }
             say(BenchReport.header(nameWidth: width))
             for (f, g) in figures {
                 g.setThreads(t)
@@ -103,7 +104,7 @@ enum BenchCommand: Command {
                 say(BenchReport.line(r, results, nameWidth: width))
             }
         }
-        let doc = BenchReport.json(results, settings: settings)
+        let doc = BenchReport.json(results, settings: settings, notes: notes)
         if let out = args.value("--out") { try writeTextFile(out, doc) }
         if json { print(doc, terminator: "") }
         if let baseline, let comparePath { for l in BenchCompare.table(results, baseline: baseline, label: comparePath) { say(l) } }
