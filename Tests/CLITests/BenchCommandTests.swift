@@ -100,6 +100,21 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("not/ours"), r.stderr)
     }
 
+    /// `--compare A --results B` joins two stored documents (B in the median-of-runs layout, "figures") without timing.
+    func testCompareStoredResults() throws {
+        let dir = FileManager.default.temporaryDirectory
+        let a = dir.appendingPathComponent("bench-a-\(getpid()).json"), b = dir.appendingPathComponent("bench-b-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+        try #"{"results": {"2": {"x/y/batch1": {"median_ms": 30}, "only/theirs": {"median_ms": 1}}}}"#.write(to: a, atomically: true, encoding: .utf8)
+        try #"{"figures": {"2": {"x/y/batch1": {"median_ms": 12}, "only/ours": {"median_ms": 1}}, "1": {"x/y/batch1": {"median_ms": 5}}}}"#
+            .write(to: b, atomically: true, encoding: .utf8)
+        let r = try CLIRunner.run(["bench", "--compare", a.path, "--results", b.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("x/y/batch1") || $0.hasPrefix("only/") }
+        XCTAssertEqual(rows.count, 1, r.stdout)
+        XCTAssertEqual(rows.first?.split(separator: " ").map(String.init), ["x/y/batch1", "2", "30.00", "12.00", "x2.500"], r.stdout)
+    }
+
     func testCompareWithBadFileIsOneErrorLine() throws {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bench-bad-\(getpid()).json")
         defer { try? FileManager.default.removeItem(at: bad) }

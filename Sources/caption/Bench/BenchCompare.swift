@@ -7,13 +7,13 @@ import SafeTensors
 /// Show-Attend-Tell figure (the same algorithm as ours), that ratio is printed too.
 enum BenchCompare {
     /// `results[threads][name]["median_ms"]` of a baseline document.
-    static func medians(path: String) throws -> [String: [String: Double]] {
+    static func medians(path: String, option: String = "--compare") throws -> [String: [String: Double]] {
         let bytes = try BenchData.bytes(path)
         let doc: JSONValue
-        do { doc = try JSONValue.parse(bytes) } catch { throw CLIError("--compare \(path): not JSON (\(error))") }
+        do { doc = try JSONValue.parse(bytes) } catch { throw CLIError("\(option) \(path): not JSON (\(error))") }
         // `baseline_median_of_runs.json` keeps the same per-thread objects under "figures".
         guard let results = (doc["results"] ?? doc["figures"])?.objectValue else {
-            throw CLIError("--compare \(path): no \"results\" or \"figures\" object (not a bench document)")
+            throw CLIError("\(option) \(path): no \"results\" or \"figures\" object (not a bench document)")
         }
         var out: [String: [String: Double]] = [:]
         for (threads, figs) in results {
@@ -24,21 +24,38 @@ enum BenchCompare {
         return out
     }
 
-    /// The ratio table, one line per figure present in both.
+    /// The ratio table of this run's results, one line per figure present in both.
     static func table(_ results: [BenchResult], baseline: [String: [String: Double]], label: String) -> [String] {
-        let joined = results.filter { baseline[String($0.threads)]?[$0.figure.name] != nil }
+        table(results.map { (name: $0.figure.name, threads: String($0.threads), median: $0.measurement.median) }, baseline: baseline, label: label)
+    }
+
+    /// The ratio table of stored medians (`--results FILE`: a `caption bench --json` document, or the median of
+    /// several runs made by `../shared/bench/aggregate.py`), in the file's order.
+    static func table(ours: [String: [String: Double]], order: [(String, String)], baseline: [String: [String: Double]], label: String) -> [String] {
+        table(order.compactMap { t, n in ours[t]?[n].map { (name: n, threads: t, median: $0) } }, baseline: baseline, label: label)
+    }
+
+    /// `(threads, name)` of a document's figures in file order.
+    static func order(path: String) throws -> [(String, String)] {
+        guard let doc = try? JSONValue.parse(try BenchData.bytes(path)),
+              let results = (doc["results"] ?? doc["figures"])?.objectValue else { throw CLIError("--results \(path): not a bench document") }
+        return results.flatMap { t, figs in (figs.objectValue ?? []).map { (t, $0.0) } }
+    }
+
+    static func table(_ ours: [(name: String, threads: String, median: Double)], baseline: [String: [String: Double]], label: String) -> [String] {
+        let joined = ours.filter { baseline[$0.threads]?[$0.name] != nil }
         guard !joined.isEmpty else { return ["compare: no figure of this run is in \(label)"] }
-        let w = max(24, joined.map { $0.figure.name.count }.max() ?? 0)
+        let w = max(24, joined.map { $0.name.count }.max() ?? 0)
         var lines = ["", "ratio to \(label) (their median / ours; > 1 = we are faster):",
                      BenchReport.pad("figure", w) + BenchReport.pad("threads", 9, right: true) + BenchReport.pad("theirs ms", 12, right: true)
                         + BenchReport.pad("ours ms", 12, right: true) + BenchReport.pad("ratio", 9, right: true)]
         for r in joined {
-            let t = String(r.threads)
-            guard let theirs = baseline[t]?[r.figure.name] else { continue }
-            let ours = r.measurement.median
-            var s = BenchReport.pad(r.figure.name, w) + BenchReport.pad(t, 9, right: true) + BenchReport.pad(BenchReport.fmt(theirs), 12, right: true)
+            let t = r.threads
+            guard let theirs = baseline[t]?[r.name] else { continue }
+            let ours = r.median
+            var s = BenchReport.pad(r.name, w) + BenchReport.pad(t, 9, right: true) + BenchReport.pad(BenchReport.fmt(theirs), 12, right: true)
                 + BenchReport.pad(BenchReport.fmt(ours), 12, right: true) + BenchReport.pad("x" + BenchReport.fmt(theirs / ours), 9, right: true)
-            if let cached = cachedAttentionName(r.figure.name), let c = baseline[t]?[cached] {
+            if let cached = cachedAttentionName(r.name), let c = baseline[t]?[cached] {
                 s += "   x\(BenchReport.fmt(c / ours)) vs \(cached.split(separator: "/").dropFirst(2).first ?? "")"
             }
             lines.append(s)

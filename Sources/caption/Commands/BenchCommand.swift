@@ -34,6 +34,8 @@ enum BenchCommand: Command {
           --filter TEXT    only figures whose name contains TEXT (comma-separated: any of them)
           --compare FILE   a document of the baseline's schema (e.g. ../shared/bench/baseline.json): print
                            their median / ours for every figure name and thread count in both
+          --results FILE   with --compare: compare a stored document (a --json output, or aggregate.py's median of
+                           several of them) instead of timing anything
           --quick          one untimed call, one timed call, no minimum time (a smoke test; figures are noisy)
 
         Reference data (the baseline's sample JPEG, golden photos, MobileNetV2 weights, Flickr8k captions) is
@@ -47,7 +49,7 @@ enum BenchCommand: Command {
     }
 
     static func run(_ arguments: [String]) throws {
-        let args = try Arguments(arguments, valued: ["--threads", "--reps", "--warmup", "--min-seconds", "--filter", "--out", "--compare"],
+        let args = try Arguments(arguments, valued: ["--threads", "--reps", "--warmup", "--min-seconds", "--filter", "--out", "--compare", "--results"],
                                  flags: ["--json", "--quick"])
         var groups: [BenchGroup] = []
         for p in args.positionals.isEmpty ? ["all"] : args.positionals {
@@ -66,6 +68,13 @@ enum BenchCommand: Command {
         // Read the comparison first, so that a bad file fails before minutes of timing.
         let comparePath = args.value("--compare")
         let baseline = try comparePath.map { try BenchCompare.medians(path: $0) }
+        if let stored = args.value("--results") {
+            guard let baseline, let comparePath else { throw CLIError("option --results needs --compare BASELINE.json") }
+            let lines = BenchCompare.table(ours: try BenchCompare.medians(path: stored, option: "--results"), order: try BenchCompare.order(path: stored),
+                                           baseline: baseline, label: comparePath)
+            for l in lines.drop(while: { $0.isEmpty }) { print(l) }
+            return
+        }
         guard settings.minSeconds >= 0 else { throw CLIError("option --min-seconds expects a number >= 0") }
         let defaultThreads = ThreadPool.defaultThreadCount
         let threadList = try parseThreads(args.value("--threads") ?? (defaultThreads == 1 ? "1" : "\(defaultThreads),1"))
