@@ -10,7 +10,7 @@ enum BenchCommand: Command {
     static var help: String {
         var s = """
         usage: caption bench [GROUP ...] [--json] [--out FILE] [--threads 2,1] [--reps N] [--warmup N]
-                             [--min-seconds S] [--filter TEXT] [--compare BASELINE.json]
+                             [--min-seconds S] [--filter TEXT] [--quick] [--compare BASELINE.json [--results OURS.json]]
 
         Times each figure: --warmup untimed calls, then timed calls until there are at least --reps (default 5)
         and --min-seconds (default 1) of timing, at most 50; prints median, min and max ms per call, throughput,
