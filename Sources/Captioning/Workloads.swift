@@ -46,6 +46,17 @@ public enum DecoderWorkloads {
         }
     }
 
+    /// The same fixed-work beam search as `satBeam`, on region features `[images, 49, E]` (row-major) given at
+    /// each call: the decoding half of the baseline's `end_to_end/...+sat_beam5`.
+    public static func satBeamOnFeatures(encoderSize: Int, beam: Int = 5) -> (_ features: [Float], _ images: Int) -> Void {
+        let m = satModel(encoderSize: encoderSize)
+        let o = BeamSearchOptions(beamWidth: beam, maxLength: 20, startToken: 1, endToken: 3000)
+        return { f, images in
+            var d = ShowAttendTellStepDecoder(model: m, features: f, imageCount: images, regions: 49)
+            _ = beamSearch(&d, imageCount: images, options: o)
+        }
+    }
+
     /// Greedy decoding of exactly 20 words per image (no early stop), including the initial state.
     public static func satGreedy(encoderSize: Int, batch: Int) -> () -> Void { satBeam(encoderSize: encoderSize, beam: 1, images: batch) }
 
@@ -58,10 +69,13 @@ public enum DecoderWorkloads {
 
     /// Greedy decoding of 20 tokens per image with the key/value cache (the baseline recomputes the prefix:
     /// an algorithmic difference, stated wherever the ratio is quoted).
-    public static func transformerGreedy(batch: Int) -> () -> Void {
+    public static func transformerGreedy(batch: Int) -> () -> Void { transformerBeam(beam: 1, images: batch) }
+
+    /// Beam search of the transformer decoder with fixed work (no hypothesis ends; 20 steps), `images` at once.
+    public static func transformerBeam(beam: Int = 5, images batch: Int) -> () -> Void {
         let m = transformerModel()
         let f = features(batch, 512, seed: 7)
-        let o = BeamSearchOptions(beamWidth: 1, maxLength: 20, startToken: 1, endToken: 3000)
+        let o = BeamSearchOptions(beamWidth: beam, maxLength: 20, startToken: 1, endToken: 3000)
         return {
             var d = TransformerStepDecoder(model: m, features: f, imageCount: batch, regions: 49)
             _ = beamSearch(&d, imageCount: batch, options: o)

@@ -24,7 +24,12 @@ struct BenchGroup {
     let figures: () -> [BenchFigure]
     /// Called before each figure, after `ThreadPool.shared.threadCount` is set (e.g. for other libraries).
     var setThreads: (Int) -> Void = { _ in }
+    /// Lines printed before the group runs (e.g. figures left out because `../shared` is absent).
+    var notes: () -> [String] = { [] }
 }
 
 /// Every group `caption bench` knows, in the order `all` runs them. Add a group by adding it here.
-var benchGroups: [BenchGroup] { [GEMMBench.group, LayersBench.group] }
+var benchGroups: [BenchGroup] {
+    [GEMMBench.group, LayersBench.group, EncoderBench.group, DecodeBench.group, TrainBench.group, MetricsBench.group,
+     DecodeImageBench.group, EndToEndBench.group]
+}

@@ -23,7 +23,7 @@ enum BenchReport {
         ]
     }
 
-    static func json(_ results: [BenchResult], settings: BenchSettings) -> String {
+    static func json(_ results: [BenchResult], settings: BenchSettings, notes: [String] = []) -> String {
         var byThreads: [(String, BenchJSON)] = []
         var order: [Int] = []
         for r in results where !order.contains(r.threads) { order.append(r.threads) }
@@ -49,6 +49,7 @@ enum BenchReport {
                                   ("min_seconds", .number(settings.minSeconds)), ("max_reps", .number(Double(settings.maxReps)))])),
             ("machine", .object(machine)),
             ("results", .object(byThreads)),
+            ("notes", .array(notes.map { .string($0) })),
         ])
         return doc.rendered(indent: 0) + "\n"
     }

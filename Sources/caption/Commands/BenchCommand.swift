@@ -10,7 +10,7 @@ enum BenchCommand: Command {
     static var help: String {
         var s = """
         usage: caption bench [GROUP ...] [--json] [--out FILE] [--threads 2,1] [--reps N] [--warmup N]
-                             [--min-seconds S] [--filter TEXT]
+                             [--min-seconds S] [--filter TEXT] [--quick] [--compare BASELINE.json [--results OURS.json]]
 
         Times each figure: --warmup untimed calls, then timed calls until there are at least --reps (default 5)
         and --min-seconds (default 1) of timing, at most 50; prints median, min and max ms per call, throughput,
@@ -31,7 +31,16 @@ enum BenchCommand: Command {
           --reps N         minimum timed calls per figure (default 5)
           --warmup N       untimed calls first (default 2)
           --min-seconds S  minimum timing per figure (default 1; 0 for quick runs)
-          --filter TEXT    only figures whose name contains TEXT
+          --filter TEXT    only figures whose name contains TEXT (comma-separated: any of them)
+          --compare FILE   a document of the baseline's schema (e.g. ../shared/bench/baseline.json): print
+                           their median / ours for every figure name and thread count in both
+          --results FILE   with --compare: compare a stored document (a --json output, or aggregate.py's median of
+                           several of them) instead of timing anything
+          --quick          one untimed call, one timed call, no minimum time (a smoke test; figures are noisy)
+
+        Reference data (the baseline's sample JPEG, golden photos, MobileNetV2 weights, Flickr8k captions) is
+        looked up in $CAPTION_SHARED, then ../shared beside the current directory or the binary's repository;
+        figures whose files are missing are left out with a note.
 
         The environment variable CAPTION_THREADS sets the default thread count of every command.
         "cpu ms" is the process CPU time per call: on a busy machine, compare it (divided by the threads) too.
@@ -40,8 +49,8 @@ enum BenchCommand: Command {
     }
 
     static func run(_ arguments: [String]) throws {
-        let args = try Arguments(arguments, valued: ["--threads", "--reps", "--warmup", "--min-seconds", "--filter", "--out"],
-                                 flags: ["--json"])
+        let args = try Arguments(arguments, valued: ["--threads", "--reps", "--warmup", "--min-seconds", "--filter", "--out", "--compare", "--results"],
+                                 flags: ["--json", "--quick"])
         var groups: [BenchGroup] = []
         for p in args.positionals.isEmpty ? ["all"] : args.positionals {
             if p == "all" { groups = benchGroups; continue }
@@ -51,17 +60,31 @@ enum BenchCommand: Command {
             if !groups.contains(where: { $0.name == g.name }) { groups.append(g) }
         }
         var settings = BenchSettings()
-        settings.reps = try args.int("--reps", default: 5, range: 1...100_000)
-        settings.warmup = try args.int("--warmup", default: 2, range: 0...1000)
-        settings.minSeconds = try args.double("--min-seconds", default: 1.0)
+        let quick = args.flag("--quick")
+        settings.reps = try args.int("--reps", default: quick ? 1 : 5, range: 1...100_000)
+        settings.warmup = try args.int("--warmup", default: quick ? 1 : 2, range: 0...1000)
+        settings.minSeconds = try args.double("--min-seconds", default: quick ? 0 : 1.0)
+        if quick { settings.maxReps = 1 }
+        // Read the comparison first, so that a bad file fails before minutes of timing.
+        let comparePath = args.value("--compare")
+        let baseline = try comparePath.map { try BenchCompare.medians(path: $0) }
+        if let stored = args.value("--results") {
+            guard let baseline, let comparePath else { throw CLIError("option --results needs --compare BASELINE.json") }
+            let lines = BenchCompare.table(ours: try BenchCompare.medians(path: stored, option: "--results"), order: try BenchCompare.order(path: stored),
+                                           baseline: baseline, label: comparePath)
+            for l in lines.drop(while: { $0.isEmpty }) { print(l) }
+            return
+        }
         guard settings.minSeconds >= 0 else { throw CLIError("option --min-seconds expects a number >= 0") }
         let defaultThreads = ThreadPool.defaultThreadCount
         let threadList = try parseThreads(args.value("--threads") ?? (defaultThreads == 1 ? "1" : "\(defaultThreads),1"))
         let filter = args.value("--filter")
+        let filters = filter.map { $0.split(separator: ",").map(String.init).filter { !$0.isEmpty } }
+        let selected: (BenchFigure) -> Bool = { f in filters.map { $0.contains { f.name.contains($0) } } ?? true }
         let json = args.flag("--json")
         let say: (String) -> Void = json ? { writeStderr($0) } : { print($0) }
 
-        if let filter, !groups.contains(where: { g in g.figures().contains { $0.name.contains(filter) } }) {
+        if let filter, !groups.contains(where: { g in g.figures().contains(where: selected) }) {
             throw CLIError("no figure matches --filter '\(filter)'")
         }
         say("caption bench: \(CPUFeatures.modelName), \(CPUFeatures.onlineProcessors) CPUs, GEMM kernel \(GEMMConfiguration.resolvedKernel)"
@@ -70,14 +93,16 @@ enum BenchCommand: Command {
         say("warning: debug build; numbers are meaningless (build with -c release)")
         #endif
         var results: [BenchResult] = []
+        let notes = groups.flatMap { $0.notes() }
         let savedThreads = ThreadPool.shared.threadCount
         defer { ThreadPool.shared.threadCount = savedThreads }
         for t in threadList {
             ThreadPool.shared.threadCount = t
             say("\nthreads: \(t)")
             var figures: [(BenchFigure, BenchGroup)] = []
-            for g in groups { for f in g.figures() where filter.map({ f.name.contains($0) }) ?? true { figures.append((f, g)) } }
+            for g in groups { for f in g.figures() where selected(f) { figures.append((f, g)) } }
             let width = max(24, figures.map { $0.0.name.count }.max() ?? 0)
+            if t == threadList.first { for n in notes { say("note: " + n) } }
             say(BenchReport.header(nameWidth: width))
             for (f, g) in figures {
                 g.setThreads(t)
@@ -88,9 +113,10 @@ enum BenchCommand: Command {
                 say(BenchReport.line(r, results, nameWidth: width))
             }
         }
-        let doc = BenchReport.json(results, settings: settings)
+        let doc = BenchReport.json(results, settings: settings, notes: notes)
         if let out = args.value("--out") { try writeTextFile(out, doc) }
         if json { print(doc, terminator: "") }
+        if let baseline, let comparePath { for l in BenchCompare.table(results, baseline: baseline, label: comparePath) { say(l) } }
     }
 
     static func parseThreads(_ s: String) throws -> [Int] {
