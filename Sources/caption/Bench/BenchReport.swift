@@ -88,8 +88,11 @@ enum BenchReport {
         return s
     }
 
+    /// `s` padded with spaces to `w` characters; a right-aligned value wider than its column keeps one leading space,
+    /// so that columns never run together.
     static func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
-        s.count >= w ? s : (right ? String(repeating: " ", count: w - s.count) + s : s + String(repeating: " ", count: w - s.count))
+        if s.count >= w { return right ? " " + s : s }
+        return right ? String(repeating: " ", count: w - s.count) + s : s + String(repeating: " ", count: w - s.count)
     }
 }
 
