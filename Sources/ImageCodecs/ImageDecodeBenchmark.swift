@@ -1,5 +1,6 @@
 /// Decodes `data` (any supported format, via `decodeImage`) `iterations` times and returns the best (minimum)
-/// milliseconds per decode, for `caption bench decode-image`. Throws the decoder's error for undecodable files.
+/// milliseconds per decode (the opt-in timing tests use it; `caption bench decode-image` uses the bench harness).
+/// Throws the decoder's error for undecodable files.
 public func imageDecodeBenchmark(_ data: [UInt8], iterations: Int = 20) throws(ImageError) -> Double {
     var best = Double.infinity
     var sink = 0

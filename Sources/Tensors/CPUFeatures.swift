@@ -29,8 +29,11 @@ public enum CPUFeatures {
         return nil
     }
 
-    static let cpuinfo: String? = {
-        guard let f = fopen("/proc/cpuinfo", "r") else { return nil }
+    static let cpuinfo: String? = readTextFile("/proc/cpuinfo")
+
+    /// The contents of a small text file (at most about 1 MiB is read), or nil if it cannot be opened; for /proc files.
+    public static func readTextFile(_ path: String) -> String? {
+        guard let f = fopen(path, "r") else { return nil }
         defer { fclose(f) }
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
@@ -38,11 +41,10 @@ public enum CPUFeatures {
             let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
             if n <= 0 { break }
             bytes.append(contentsOf: buf[0..<n])
-            // The first processor's block is enough.
             if bytes.count > 1 << 20 { break }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }()
+    }
 }
 
 extension Substring {

@@ -80,7 +80,7 @@ final class JPEGBenchmarkTests: XCTestCase {
     func testBenchmark() throws {
         guard let dir = ProcessInfo.processInfo.environment["JPEG_BENCH"] else { throw XCTSkip("JPEG_BENCH not set") }
         for f in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".jpg") {
-            let ms = try jpegDecodeBenchmark(try jpegReadBytes(dir + "/" + f), iterations: 30)
+            let ms = try imageDecodeBenchmark(try jpegReadBytes(dir + "/" + f), iterations: 30)
             print("jpeg bench \(f): \(String(format: "%.2f", ms)) ms")
         }
     }

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Tensors
 #endif
 
 /// Timing of one figure: per-call milliseconds after warm-up, and how busy the rest of the machine was.
@@ -87,16 +88,4 @@ struct CPUSample {
     }
 }
 
-func readSmallFile(_ path: String) -> String? {
-    guard let f = fopen(path, "r") else { return nil }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n <= 0 { break }
-        bytes.append(contentsOf: buf[0..<n])
-        if bytes.count > 1 << 20 { break }
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
+func readSmallFile(_ path: String) -> String? { CPUFeatures.readTextFile(path) }
