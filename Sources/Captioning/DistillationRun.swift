@@ -360,17 +360,8 @@ public final class DistillationRun {
     }
 
     /// Raw text on stderr (the redrawn progress line of a terminal).
-    static func writeStderr(_ s: String) {
-        let bytes = Array(s.utf8)
-        bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = write(2, b.baseAddress! + off, b.count - off)
-                if n <= 0 { break }
-                off += n
-            }
-        }
-    }
+    static func writeStderr(_ s: String) { writeStandardError(s) }
+
 
     /// The Distiller's checkpoint with this run's identity added to its metadata, written atomically.
     func writeCheckpoint(_ d: Distiller, identity: [String: String]) throws {

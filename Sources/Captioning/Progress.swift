@@ -65,17 +65,7 @@ public final class ProgressReporter {
         lastWidth = 0
     }
 
-    private func write(_ s: String) {
-        let bytes = Array(s.utf8)
-        bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = Glibc.write(2, b.baseAddress! + off, b.count - off)
-                if n <= 0 { break }
-                off += n
-            }
-        }
-    }
+    private func write(_ s: String) { writeStandardError(s) }
 
     private func formatRate(_ r: Double) -> String {
         r >= 100 ? String(Int(r.rounded())) : String(Double(Int(r * 10)) / 10)
@@ -88,5 +78,19 @@ public final class ProgressReporter {
         let (h, m, sec) = (s / 3600, (s / 60) % 60, s % 60)
         let two = { (v: Int) in v < 10 ? "0\(v)" : "\(v)" }
         return h > 0 ? "\(h):\(two(m)):\(two(sec))" : "\(m):\(two(sec))"
+    }
+}
+
+/// Writes `s` to standard error as it is (no newline added), retrying short writes; unbuffered, so progress lines
+/// and error messages appear at once and in order.
+public func writeStandardError(_ s: String) {
+    let bytes = Array(s.utf8)
+    bytes.withUnsafeBytes { b in
+        var off = 0
+        while off < b.count {
+            let n = Glibc.write(2, b.baseAddress! + off, b.count - off)
+            if n <= 0 { break }
+            off += n
+        }
     }
 }

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Captioning
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,18 +31,9 @@ let commands: [any Command.Type] = [
     return s
 }
 
+/// One line on stderr (a newline is added when missing).
 func writeStderr(_ s: String) {
-    var line = s
-    if !line.hasSuffix("\n") { line += "\n" }
-    let bytes = Array(line.utf8)
-    bytes.withUnsafeBytes { buf in
-        var off = 0
-        while off < buf.count {
-            let n = write(2, buf.baseAddress! + off, buf.count - off)
-            if n <= 0 { break }
-            off += n
-        }
-    }
+    writeStandardError(s.hasSuffix("\n") ? s : s + "\n")
 }
 
 @MainActor func mainEntry() -> Int32 {
