@@ -97,12 +97,14 @@ public final class CaptionModel {
         return try CaptionModel(f, path: path)
     }
 
-    /// Search settings for this model: `<pad>`, `<start>` and `<unk>` are never generated.
-    public func searchOptions(beam: Int, maxLength: Int = 20, nBest: Int = 1, lengthPenalty: LengthPenalty = .none,
+    /// Search settings for this model: `<pad>`, `<start>` and `<unk>` are never generated. `lengthPenalty` nil:
+    /// `LengthPenalty.standard` for beams, none for greedy decoding (beam 1 stays plain greedy).
+    public func searchOptions(beam: Int, maxLength: Int = 20, nBest: Int = 1, lengthPenalty: LengthPenalty? = nil,
                               noRepeatNgram: Int = 0, minLength: Int = 0, allowUnknown: Bool = false) -> BeamSearchOptions {
         var suppressed: Set<Int> = [Int(Vocabulary.pad), Int(Vocabulary.start)]
         if !allowUnknown { suppressed.insert(Int(Vocabulary.unknown)) }
-        return BeamSearchOptions(beamWidth: beam, maxLength: maxLength, minLength: minLength, lengthPenalty: lengthPenalty,
+        let penalty = lengthPenalty ?? (beam > 1 ? .standard : .none)
+        return BeamSearchOptions(beamWidth: beam, maxLength: maxLength, minLength: minLength, lengthPenalty: penalty,
                                  nBest: nBest, noRepeatNgram: noRepeatNgram, startToken: Int(Vocabulary.start),
                                  endToken: Int(Vocabulary.end), suppressedTokens: suppressed)
     }

@@ -79,9 +79,9 @@ enum CommandSupport {
         return (m, e)
     }
 
-    /// Parses `--length-penalty`: `none`, `average:ALPHA` (or just ALPHA), `gnmt:ALPHA`.
-    static func lengthPenalty(_ a: Arguments) throws -> LengthPenalty {
-        guard let s = a.value("--length-penalty") else { return .none }
+    /// Parses `--length-penalty`: `none`, `average:ALPHA` (or just ALPHA), `gnmt:ALPHA`; absent: nil (the model's default, `CaptionModel.searchOptions`).
+    static func lengthPenalty(_ a: Arguments) throws -> LengthPenalty? {
+        guard let s = a.value("--length-penalty") else { return nil }
         let parts = s.split(separator: ":", maxSplits: 1).map(String.init)
         if parts == ["none"] { return .none }
         let kind = parts.count == 2 ? parts[0] : "average"

@@ -34,9 +34,11 @@ final class ShippedModelTests: XCTestCase {
         for (item, line) in zip(items, lines) {
             XCTAssertEqual(item["caption"] as? String, String(line[1]))
             let best = try XCTUnwrap(item["n_best"] as? [[String: Any]])
-            let scores = best.compactMap { $0["log_prob"] as? Double }
+            let scores = best.compactMap { $0["score"] as? Double }
             XCTAssertEqual(scores.count, best.count)
+            XCTAssertEqual(best.compactMap { $0["log_prob"] as? Double }.count, best.count)
             XCTAssertEqual(scores, scores.sorted(by: >), "n-best sorted by score")
+            XCTAssertEqual(item["score"] as? Double, scores.first)
             XCTAssertEqual(Set(best.compactMap { $0["caption"] as? String }).count, best.count, "n-best unique")
         }
     }

@@ -106,6 +106,10 @@ final class TrainingRunTests: XCTestCase {
             XCTAssertEqual(model.config.encoder.gridSize, 2)
             XCTAssertTrue(model.vocabulary.contains("square"))
             XCTAssertNil(model.file?.tensors["optimizer.m"], "the model file carries no optimizer state")
+            // Default search: the val-chosen length penalty for beams, plain greedy for beam 1.
+            XCTAssertEqual(model.searchOptions(beam: 3).lengthPenalty, .average(alpha: 0.75))
+            XCTAssertEqual(model.searchOptions(beam: 1).lengthPenalty, LengthPenalty.none)
+            XCTAssertEqual(model.searchOptions(beam: 5, lengthPenalty: .gnmt(alpha: 1)).lengthPenalty, .gnmt(alpha: 1))
             XCTAssertNotNil(try ModelFile(contentsOf: r.checkpointPath).tensors["optimizer.m"])
             // A second run into the same directory is refused unless it resumes.
             XCTAssertThrowsError(try run(configuration(out: "out-" + decoder, epochs: 2, decoder: decoder)))
