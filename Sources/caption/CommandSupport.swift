@@ -83,7 +83,7 @@ enum CommandSupport {
     static func lengthPenalty(_ a: Arguments) throws -> LengthPenalty? {
         guard let s = a.value("--length-penalty") else { return nil }
         let parts = s.split(separator: ":", maxSplits: 1).map(String.init)
-        if parts == ["none"] { return .none }
+        if parts == ["none"] { return LengthPenalty.none }
         let kind = parts.count == 2 ? parts[0] : "average"
         guard let alpha = Double(parts.last ?? ""), alpha.isFinite, alpha >= 0 else {
             throw CLIError("--length-penalty expects none, ALPHA, average:ALPHA or gnmt:ALPHA, got '\(s)'")
