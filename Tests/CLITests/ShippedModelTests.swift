@@ -40,6 +40,17 @@ final class ShippedModelTests: XCTestCase {
             XCTAssertEqual(scores, scores.sorted(by: >), "n-best sorted by score")
             XCTAssertEqual(item["score"] as? Double, scores.first)
             XCTAssertEqual(Set(best.compactMap { $0["caption"] as? String }).count, best.count, "n-best unique")
+            XCTAssertNotEqual(item["score"] as? Double, item["log_prob"] as? Double, "the default length penalty ranks beams")
+        }
+        // --length-penalty none: ranking by the raw log-probability.
+        let raw = try CLIRunner.run(["describe", samples, "--json", "--n-best", "2", "--length-penalty", "none"])
+        XCTAssertEqual(raw.status, 0, raw.stderr)
+        let rawItems = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(raw.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(rawItems.count, items.count)
+        for item in rawItems {
+            for h in try XCTUnwrap(item["n_best"] as? [[String: Any]]) {
+                XCTAssertEqual(h["score"] as? Double, h["log_prob"] as? Double)
+            }
         }
     }
 
