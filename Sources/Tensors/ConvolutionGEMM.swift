@@ -66,7 +66,14 @@ public enum ConvolutionGEMM {
         let target = threads > 1 ? 4 * threads : 1
         let chunkPanels = max(1, min(512 / nr, nPanels / target))
         let nChunks = (nPanels + chunkPanels - 1) / chunkPanels
-        let mGroups = nChunks >= target ? 1 : min(a.mPanels, (target + nChunks - 1) / nChunks)
+        // Few chunks: split the rows too, into at least two items per thread and a multiple of the thread count
+        // (each row group lowers its own copy of B, so no more groups than that).
+        var mGroups = 1
+        if threads > 1 && nChunks < target {
+            mGroups = (2 * threads + nChunks - 1) / nChunks
+            while (mGroups * nChunks) % threads != 0 { mGroups += 1 }
+            mGroups = min(mGroups, a.mPanels)
+        }
         let groupPanels = (a.mPanels + mGroups - 1) / mGroups
         let subPanels = max(1, bl.mc / mr)
         let ldB = chunkPanels * nr
