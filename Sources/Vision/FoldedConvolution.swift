@@ -1,3 +1,4 @@
+import Synchronization
 import Tensors
 
 // Inference kernels of the CNN encoders. Activations are kept channel-major over the whole batch, `[C, N, H, W]`
@@ -37,16 +38,24 @@ struct PlanarBatch {
     }
 }
 
-/// Reusable column buffer of one forward pass (so large lowering buffers are not mapped and faulted in per layer).
-final class ConvScratch {
-    private(set) var pointer: UnsafeMutablePointer<Float>
-    private(set) var capacity: Int
-    init() { capacity = 0; pointer = .allocate(capacity: 1) }
-    func reserve(_ n: Int) -> UnsafeMutablePointer<Float> {
-        if n > capacity { pointer.deallocate(); pointer = .allocate(capacity: n); capacity = n }
-        return pointer
+/// A convolution's weights packed for the GEMM micro-kernel in use (packed once per kernel family, on first use
+/// of that family; the kernel can be switched at run time by `GEMMConfiguration.kernel`).
+final class PackedConvWeights: @unchecked Sendable {
+    private let weight: Tensor
+    private let packs = Mutex<[PackedGEMMWeights]>([])
+
+    init(_ weight: Tensor) { self.weight = weight; _ = current }
+
+    /// The packing for `GEMMConfiguration.resolvedKernel`.
+    var current: PackedGEMMWeights {
+        let kernel = GEMMConfiguration.resolvedKernel, w = weight
+        return packs.withLock { list in
+            if let p = list.first(where: { $0.kernel == kernel }) { return p }
+            let p = PackedGEMMWeights(w.readPointer, m: w.shape[0], k: w.shape[1], lda: w.shape[1], kernel: kernel)
+            list.append(p)
+            return p
+        }
     }
-    deinit { pointer.deallocate() }
 }
 
 /// A convolution with batch norm folded in (`w' = w * gamma / sqrt(var + eps)`, `b' = beta - mean * scale`)
@@ -55,6 +64,7 @@ struct FoldedConv {
     var weight: Tensor  // [OC, IC * kh * kw]
     var bias: [Float]   // [OC]
     var inChannels, outChannels, kernel, stride, padding: Int
+    let packed: PackedConvWeights
 
     var k: Int { inChannels * kernel * kernel }
 
@@ -73,6 +83,7 @@ struct FoldedConv {
             }
         }
         bias = b
+        packed = PackedConvWeights(weight)
     }
 
     /// A plain convolution `w [OC, IC, k, k]` with bias (nil: zero).
@@ -81,77 +92,80 @@ struct FoldedConv {
         self.stride = stride; self.padding = padding
         weight = w.reshaped([w.shape[0], w.count / w.shape[0]])
         bias = b ?? [Float](repeating: 0, count: w.shape[0])
+        packed = PackedConvWeights(weight)
     }
 
     func outSize(_ n: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
 
-    /// `relu(conv(x) + bias + residual)` (each part optional) on a CNHW batch.
-    func apply(_ x: PlanarBatch, relu: Bool, residual: PlanarBatch? = nil, scratch: ConvScratch? = nil) -> PlanarBatch {
+    /// `relu(conv(x) + bias + residual)` (each part optional) on a CNHW batch: one pass of `ConvolutionGEMM`
+    /// over the packed weights, reading 1x1 stride-1 inputs in place and lowering other inputs block by block.
+    func apply(_ x: PlanarBatch, relu: Bool, residual: PlanarBatch? = nil) -> PlanarBatch {
         precondition(x.channels == inChannels, "convolution expects \(inChannels) channels, got \(x.channels)")
-        let n = x.batch, h = x.height, w = x.width, oh = outSize(h), ow = outSize(w), p = oh * ow
-        let cols = n * p, kk = k
+        let n = x.batch, h = x.height, w = x.width, oh = outSize(h), ow = outSize(w)
+        let cols = n * oh * ow
         var out = Tensor(shape: [outChannels, n, oh, ow], unsafeUninitialized: { _ in })
         if let r = residual { precondition(r.data.shape == out.shape, "residual \(r.data.shape) for output \(out.shape)") }
+        let weights = packed.current
+        let xp = x.data.readPointer
+        let geometry = ConvGeometry(batch: n, channels: inChannels, height: h, width: w, kernel: kernel, stride: stride,
+                                    padding: padding, outHeight: oh, outWidth: ow)
+        let source: ConvolutionGEMM.Source = kernel == 1 && stride == 1 && padding == 0
+            ? .matrix(xp, ld: cols)
+            : .lowered { k0, kc, col0, count, dst, ld in geometry.lower(xp, k0: k0, kc: kc, col0: col0, cols: count, into: dst, ld: ld) }
         out.withUnsafeMutableBufferPointer { ob in
-            let o = ob.baseAddress!
-            let xp = x.data.readPointer, wp = weight.readPointer
-            if kernel == 1 && stride == 1 && padding == 0 {
-                sgemm(.noTranspose, .noTranspose, m: outChannels, n: cols, k: kk, alpha: 1, a: wp, lda: kk,
-                      b: xp, ldb: cols, beta: 0, c: o, ldc: cols)
-            } else {
-                // Lower whole images at a time, keeping the column buffer near 16 MB.
-                let per = max(1, min(n, (4 << 20) / max(kk * p, 1)))
-                let own = scratch ?? ConvScratch()
-                let buffer = own.reserve(kk * p * per)
-                var n0 = 0
-                while n0 < n {
-                    let nb = min(per, n - n0)
-                    im2col(xp, batch: n, first: n0, count: nb, h: h, w: w, oh: oh, ow: ow, into: buffer)
-                    sgemm(.noTranspose, .noTranspose, m: outChannels, n: nb * p, k: kk, alpha: 1, a: wp, lda: kk,
-                          b: buffer, ldb: nb * p, beta: 0, c: o + n0 * p, ldc: cols)
-                    n0 += nb
-                }
-            }
-            let rp = residual?.data.readPointer
-            let oc = outChannels, bias = bias
-            let chunks = min(oc, 16), per = (oc + chunks - 1) / chunks
-            parallelFor(chunks) { t in
-                for c in (t * per)..<min(oc, (t + 1) * per) {
-                    epilogue(o + c * cols, cols, bias[c], rp.map { $0 + c * cols }, relu)
-                }
+            bias.withUnsafeBufferPointer { bp in
+                ConvolutionGEMM.run(weights, n: cols, source: source, bias: bp.baseAddress, residual: residual?.data.readPointer,
+                                    ldr: cols, relu: relu, c: ob.baseAddress!, ldc: cols)
             }
         }
         return PlanarBatch(data: out)
     }
+}
 
-    /// Columns `[IC * k * k, count * oh * ow]` of images `first ..< first + count`.
-    private func im2col(_ x: UnsafePointer<Float>, batch n: Int, first: Int, count nb: Int, h: Int, w: Int, oh: Int, ow: Int,
-                        into cols: UnsafeMutablePointer<Float>) {
-        let p = oh * ow, width = nb * p, s = stride, pad = padding, kn = kernel
-        // Each (channel, kernel row) fills its own rows of the buffer.
-        parallelFor(inChannels * kn) { job in
-            let c = job / kn, ki = job % kn
-            for kj in 0..<kn {
-            let row = cols + ((c * kn + ki) * kn + kj) * width
+/// The shapes of one convolution over a CNHW batch, and its implicit im2col matrix
+/// `[C * k * k, N * oh * ow]` (row `(c, ky, kx)`, column `(n, oy, ox)`).
+struct ConvGeometry {
+    let batch, channels, height, width, kernel, stride, padding, outHeight, outWidth: Int
+
+    /// Rows `k0 ..< k0 + kc`, columns `col0 ..< col0 + cols` of the im2col matrix into `dst[r * ld + j]`.
+    func lower(_ x: UnsafePointer<Float>, k0: Int, kc: Int, col0: Int, cols: Int, into dst: UnsafeMutablePointer<Float>, ld: Int) {
+        let kn = kernel, kk = kn * kn, s = stride, pad = padding, h = height, w = width, oh = outHeight, ow = outWidth
+        let p = oh * ow
+        let b0 = col0 / p, q0 = col0 % p, oy0 = q0 / ow, ox0 = q0 % ow
+        for r in 0..<kc {
+            let kIndex = k0 + r, c = kIndex / kk, ky = (kIndex % kk) / kn, kx = kIndex % kn
+            let d = dst + r * ld
             // Output columns whose input column lies inside the image.
-            let lo = max(0, ceilDiv(pad - kj, s)), hi = min(ow - 1, floorDiv(w - 1 + pad - kj, s))
-            for b in 0..<nb {
-                let plane = x + (c * n + first + b) * h * w
-                let dstImage = row + b * p
-                for oy in 0..<oh {
-                    let iy = oy * s - pad + ki
-                    let d = dstImage + oy * ow
-                    if iy < 0 || iy >= h || hi < lo { d.initialize(repeating: 0, count: ow); continue }
-                    if lo > 0 { d.initialize(repeating: 0, count: lo) }
-                    if hi < ow - 1 { (d + hi + 1).initialize(repeating: 0, count: ow - 1 - hi) }
-                    let srow = plane + iy * w - pad + kj
+            let lo = max(0, ceilDiv(pad - kx, s)), hi = min(ow - 1, floorDiv(w - 1 + pad - kx, s))
+            var j = 0, b = b0, oy = oy0, ox = ox0
+            while j < cols {
+                let len = min(ow - ox, cols - j)
+                let seg = d + j - ox  // seg[ox'] for ox' in ox ..< ox + len
+                let iy = oy * s - pad + ky
+                let v0 = max(ox, lo), v1 = min(ox + len - 1, hi)
+                if iy < 0 || iy >= h || v0 > v1 {
+                    (seg + ox).update(repeating: 0, count: len)
+                } else {
+                    if v0 > ox { (seg + ox).update(repeating: 0, count: v0 - ox) }
+                    if v1 < ox + len - 1 { (seg + v1 + 1).update(repeating: 0, count: ox + len - 1 - v1) }
+                    let srow = x + ((c * batch + b) * h + iy) * w - pad + kx  // input of output column o: srow[o * s]
                     if s == 1 {
-                        (d + lo).update(from: srow + lo, count: hi - lo + 1)
+                        (seg + v0).update(from: srow + v0, count: v1 - v0 + 1)
+                    } else if s == 2 {
+                        var o = v0
+                        // Eight outputs from sixteen inputs (the last read ends at input 2 * (o + 7) + 1 <= 2 * v1).
+                        while o + 7 < v1 {
+                            let v = UnsafeRawPointer(srow + 2 * o).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(seg + o).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                            o += 8
+                        }
+                        while o <= v1 { seg[o] = srow[2 * o]; o += 1 }
                     } else {
-                        for ox in lo...hi { d[ox] = srow[ox * s] }
+                        for o in v0...v1 { seg[o] = srow[o * s] }
                     }
                 }
-            }
+                j += len; ox += len
+                if ox == ow { ox = 0; oy += 1; if oy == oh { oy = 0; b += 1 } }
             }
         }
     }
@@ -159,33 +173,6 @@ struct FoldedConv {
 
 @inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 @inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
-
-/// `row[i] = relu?(row[i] + bias + residual[i])`.
-@inline(__always) private func epilogue(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ bias: Float,
-                                        _ residual: UnsafePointer<Float>?, _ relu: Bool) {
-    let b8 = SIMD8<Float>(repeating: bias), z8 = SIMD8<Float>()
-    var i = 0
-    let raw = UnsafeMutableRawPointer(row)
-    if let r = residual {
-        let rr = UnsafeRawPointer(r)
-        while i + 8 <= n {
-            var v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + b8
-            v += rr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            if relu { v = v.replacing(with: z8, where: v .< z8) }
-            raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { var v = row[i] + bias + r[i]; if relu && v < 0 { v = 0 }; row[i] = v; i += 1 }
-    } else {
-        while i + 8 <= n {
-            var v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + b8
-            if relu { v = v.replacing(with: z8, where: v .< z8) }
-            raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { var v = row[i] + bias; if relu && v < 0 { v = 0 }; row[i] = v; i += 1 }
-    }
-}
 
 /// `max(x, 0)` of a CNHW batch.
 func reluPlanar(_ x: PlanarBatch) -> PlanarBatch {
@@ -200,6 +187,11 @@ func maxPoolPlanar(_ x: PlanarBatch, kernel: Int, stride: Int, padding: Int) -> 
     let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
     let planes = x.channels * x.batch
     let src = x.data.readPointer
+    if kernel == 3 && stride == 2 && padding == 1 && w >= 2 {
+        return PlanarBatch(data: Tensor(shape: [x.channels, x.batch, oh, ow]) { o in
+            parallelFor(planes) { pl in maxPool3x3Stride2(src + pl * h * w, h: h, w: w, into: o + pl * oh * ow, oh: oh, ow: ow) }
+        })
+    }
     return PlanarBatch(data: Tensor(shape: [x.channels, x.batch, oh, ow]) { o in
         parallelFor(planes) { pl in
             let s = src + pl * h * w, d = o + pl * oh * ow
@@ -214,6 +206,52 @@ func maxPoolPlanar(_ x: PlanarBatch, kernel: Int, stride: Int, padding: Int) -> 
             }
         }
     })
+}
+
+/// NaN-propagating maximum (as PyTorch's max pooling: a NaN anywhere in the window wins).
+@inline(__always) private func nanMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    a.replacing(with: b, where: (b .> a) .| (b .!= b))
+}
+@inline(__always) private func nanMax(_ a: Float, _ b: Float) -> Float { b > a || b.isNaN ? b : a }
+
+/// `MaxPool2d(3, stride 2, padding 1)` of one `h x w` plane (`w >= 2`): the maximum of the (up to) three rows
+/// of each window first, then of three neighbouring columns, eight outputs at a time.
+private func maxPool3x3Stride2(_ s: UnsafePointer<Float>, h: Int, w: Int, into d: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: w + 32) { buffer in
+        let v = buffer.baseAddress!
+        (v + w).initialize(repeating: 0, count: 32)
+        for oy in 0..<oh {
+            let y0 = max(2 * oy - 1, 0), y1 = min(2 * oy + 2, h)
+            var i = 0
+            while i + 8 <= w {
+                var m = UnsafeRawPointer(s + y0 * w + i).loadUnaligned(as: SIMD8<Float>.self)
+                for y in (y0 + 1)..<y1 { m = nanMax(m, UnsafeRawPointer(s + y * w + i).loadUnaligned(as: SIMD8<Float>.self)) }
+                UnsafeMutableRawPointer(v + i).storeBytes(of: m, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < w {
+                var m = s[y0 * w + i]
+                for y in (y0 + 1)..<y1 { m = nanMax(m, s[y * w + i]) }
+                v[i] = m; i += 1
+            }
+            let row = d + oy * ow
+            row[0] = nanMax(v[0], v[1])
+            var ox = 1
+            // Columns 2 ox - 1, 2 ox, 2 ox + 1 for eight outputs: lanes up to 2 ox + 15 <= w - 1 are used.
+            while ox + 8 <= ow && 2 * ox + 15 <= w - 1 {
+                let a = UnsafeRawPointer(v + 2 * ox - 1).loadUnaligned(as: SIMD16<Float>.self)
+                let b = UnsafeRawPointer(v + 2 * ox + 1).loadUnaligned(as: SIMD16<Float>.self)
+                let m = nanMax(nanMax(a.evenHalf, a.oddHalf), b.evenHalf)
+                UnsafeMutableRawPointer(row + ox).storeBytes(of: m, as: SIMD8<Float>.self)
+                ox += 8
+            }
+            while ox < ow {
+                var m = nanMax(v[2 * ox - 1], v[2 * ox])
+                if 2 * ox + 1 < w { m = nanMax(m, v[2 * ox + 1]) }
+                row[ox] = m; ox += 1
+            }
+        }
+    }
 }
 
 /// Mean of every plane: CNHW `[C, N, H, W]` -> `[N, C]`.

@@ -222,21 +222,20 @@ final class FoldedResNet {
 
     func run(_ x: PlanarBatch, upTo stage: ResNetStage, observe: ((String, Tensor) -> Void)?) -> Tensor {
         var y: PlanarBatch
-        let scratch = ConvScratch()
         if let observe {
-            let b = stem.apply(x, relu: false, scratch: scratch)
+            let b = stem.apply(x, relu: false)
             observe("bn1", b.nchw)
             y = reluPlanar(b)
             observe("relu", y.nchw)
         } else {
-            y = stem.apply(x, relu: true, scratch: scratch)
+            y = stem.apply(x, relu: true)
         }
         y = maxPoolPlanar(y, kernel: 3, stride: 2, padding: 1)
         observe?("maxpool", y.nchw)
         for (i, blocks) in layers.enumerated() where i + 1 <= stage.rawValue {
             for (b, block) in blocks.enumerated() {
                 let prefix = "layer\(i + 1).\(b)"
-                y = block.apply(y, scratch: scratch, observeShortcut: observe.map { o in { o(prefix + ".downsample", $0.nchw) } })
+                y = block.apply(y, observeShortcut: observe.map { o in { o(prefix + ".downsample", $0.nchw) } })
                 observe?(prefix, y.nchw)
             }
             observe?("layer\(i + 1)", y.nchw)

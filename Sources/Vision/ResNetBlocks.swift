@@ -127,11 +127,11 @@ public struct FoldedBlock {
     var convs: [FoldedConv]
     var downsample: FoldedConv?
 
-    func apply(_ x: PlanarBatch, scratch: ConvScratch, observeShortcut: ((PlanarBatch) -> Void)? = nil) -> PlanarBatch {
-        let shortcut = downsample.map { $0.apply(x, relu: false, scratch: scratch) } ?? x
+    func apply(_ x: PlanarBatch, observeShortcut: ((PlanarBatch) -> Void)? = nil) -> PlanarBatch {
+        let shortcut = downsample.map { $0.apply(x, relu: false) } ?? x
         if downsample != nil, let observeShortcut { observeShortcut(shortcut) }
         var y = x
-        for c in convs.dropLast() { y = c.apply(y, relu: true, scratch: scratch) }
-        return convs[convs.count - 1].apply(y, relu: true, residual: shortcut, scratch: scratch)
+        for c in convs.dropLast() { y = c.apply(y, relu: true) }
+        return convs[convs.count - 1].apply(y, relu: true, residual: shortcut)
     }
 }

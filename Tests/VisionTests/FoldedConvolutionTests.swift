@@ -1,0 +1,102 @@
+import XCTest
+import Tensors
+@testable import Vision
+
+/// The inference convolution (`FoldedConv.apply`: packed weights, implicit im2col, fused bias / residual / ReLU)
+/// and the 3x3 stride-2 max pooling against naive float64 loops, on both micro-kernel families and 1 or 2 threads.
+final class FoldedConvolutionTests: XCTestCase {
+    /// (batch, in channels, height, width, out channels, kernel, stride, padding)
+    private let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+        (1, 3, 13, 11, 5, 3, 1, 1),     // odd sizes, fewer rows than one panel
+        (2, 4, 9, 10, 13, 3, 2, 1),     // stride 2, batch 2, columns spanning images
+        (3, 5, 7, 7, 17, 1, 2, 0),      // strided 1x1 (a downsample)
+        (2, 6, 8, 9, 27, 1, 1, 0),      // 1x1 stride 1: B read in place, ragged last panel
+        (1, 3, 23, 19, 9, 7, 2, 3),     // the stem's 7x7 stride 2
+        (2, 40, 6, 5, 70, 3, 1, 1),     // several row panels, K deeper than one block on AVX2 (360 > 256)
+        (1, 64, 7, 7, 30, 3, 1, 1),     // K = 576 > 512: two K blocks on AVX-512 too
+        (2, 3, 40, 37, 4, 3, 2, 1),     // wide rows: stride-2 gathers of eight
+    ]
+
+    func testConvolutionMatchesNaiveLoops() throws {
+        var rng = SeededRandom(seed: 7)
+        let kernels: [GEMMKernel] = CPUFeatures.hasAVX512F ? [.avx2, .avx512] : [.avx2]
+        for (n, cin, h, w, cout, k, s, p) in cases {
+            let x = Tensor(shape: [cin, n, h, w], (0..<(cin * n * h * w)).map { _ in rng.uniform(-1, 1) })
+            let wt = Tensor(shape: [cout, cin, k, k], (0..<(cout * cin * k * k)).map { _ in rng.uniform(-1, 1) })
+            let bias = (0..<cout).map { _ in rng.uniform(-1, 1) }
+            let conv = FoldedConv(weight: wt, bias: bias, stride: s, padding: p)
+            let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+            let res = Tensor(shape: [cout, n, oh, ow], (0..<(cout * n * oh * ow)).map { _ in rng.uniform(-1, 1) })
+            let ref = naive(x.scalars, wt.scalars, bias, n: n, cin: cin, h: h, w: w, cout: cout, k: k, s: s, p: p)
+            for kernel in kernels { for threads in [1, 2] { for (relu, residual) in [(false, false), (true, true)] {
+                let label = "n\(n) c\(cin) \(h)x\(w) -> \(cout) k\(k) s\(s) p\(p) \(kernel) t\(threads) relu \(relu)"
+                let y = withSettings(kernel: kernel, threads: threads) {
+                    conv.apply(PlanarBatch(data: x), relu: relu, residual: residual ? PlanarBatch(data: res) : nil)
+                }
+                XCTAssertEqual(y.data.shape, [cout, n, oh, ow], label)
+                let got = y.data.scalars, r = res.scalars
+                var worst: Double = 0
+                for i in 0..<ref.count {
+                    var e = ref[i].value + (residual ? Double(r[i]) : 0)
+                    if relu { e = max(e, 0) }
+                    worst = max(worst, abs(Double(got[i]) - e) / (ref[i].magnitude + 1))
+                }
+                XCTAssertLessThan(worst, 1e-5, label)
+            } } }
+        }
+    }
+
+    func testMaxPoolMatchesNaiveLoops() {
+        var rng = SeededRandom(seed: 3)
+        for (h, w) in [(7, 9), (2, 2), (5, 17), (3, 40), (112, 112), (1, 33)] {
+            var v = (0..<(2 * 3 * h * w)).map { _ in rng.uniform(-1, 1) }
+            v[min(v.count - 1, 5 * w + 11)] = .nan
+            let y = maxPoolPlanar(PlanarBatch(data: Tensor(shape: [2, 3, h, w], v)), kernel: 3, stride: 2, padding: 1)
+            let oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1
+            XCTAssertEqual(y.data.shape, [2, 3, oh, ow])
+            let got = y.data.scalars
+            for pl in 0..<6 { for oy in 0..<oh { for ox in 0..<ow {
+                var m = -Float.infinity
+                for iy in max(2 * oy - 1, 0)..<min(2 * oy + 2, h) { for ix in max(2 * ox - 1, 0)..<min(2 * ox + 2, w) {
+                    let e = v[(pl * h + iy) * w + ix]
+                    if e > m || e.isNaN { m = e }
+                } }
+                let g = got[(pl * oh + oy) * ow + ox]
+                XCTAssertTrue(g == m || (g.isNaN && m.isNaN), "\(h)x\(w) plane \(pl) (\(oy), \(ox)): \(g) vs \(m)")
+            } } }
+        }
+    }
+
+    // MARK: - helpers
+
+    /// Convolution of a CNHW input in float64: value and sum of |terms| (for the tolerance) per output.
+    private func naive(_ x: [Float], _ wt: [Float], _ bias: [Float], n: Int, cin: Int, h: Int, w: Int, cout: Int,
+                       k: Int, s: Int, p: Int) -> [(value: Double, magnitude: Double)] {
+        let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+        var out = [(value: Double, magnitude: Double)](repeating: (0, 0), count: cout * n * oh * ow)
+        for co in 0..<cout { for b in 0..<n { for oy in 0..<oh { for ox in 0..<ow {
+            var acc = Double(bias[co]), mag = abs(Double(bias[co]))
+            for ci in 0..<cin { for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * s - p + ky, ix = ox * s - p + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                let t = Double(wt[((co * cin + ci) * k + ky) * k + kx]) * Double(x[((ci * n + b) * h + iy) * w + ix])
+                acc += t; mag += abs(t)
+            } } }
+            out[((co * n + b) * oh + oy) * ow + ox] = (acc, mag)
+        } } } }
+        return out
+    }
+
+    private func withSettings<R>(kernel: GEMMKernel, threads: Int, _ body: () -> R) -> R {
+        let (k0, t0, th0) = (GEMMConfiguration.kernel, ThreadPool.shared.threadCount, GEMMConfiguration.parallelThreshold)
+        GEMMConfiguration.kernel = kernel
+        ThreadPool.shared.threadCount = threads
+        GEMMConfiguration.parallelThreshold = 0  // split even these small products over the threads
+        defer {
+            GEMMConfiguration.kernel = k0
+            ThreadPool.shared.threadCount = t0
+            GEMMConfiguration.parallelThreshold = th0
+        }
+        return body()
+    }
+}
