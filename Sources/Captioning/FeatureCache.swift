@@ -56,9 +56,9 @@ public struct FeatureCache {
     /// Per-image activations of shape `shape` for `images`, as float16 bit patterns `[images * shape.product]`:
     /// read from the cache, or computed with `encode` (chunks of `chunk` names to float32 values), resuming an
     /// interrupted extraction from its saved chunks. An error thrown by `encode` (e.g. on SIGINT) is rethrown
-    /// after the images encoded so far are saved.
+    /// after the images encoded so far are saved. `resumed(n)` is called when an earlier extraction had saved `n` images.
     public func halfFeatures(encoderKey: String, images: [String], shape: [Int], chunk: Int = 32,
-                             progressLabel: String? = nil,
+                             progressLabel: String? = nil, resumed: ((Int) -> Void)? = nil,
                              encode: ([String]) throws -> [Float]) throws -> [UInt16] {
         let per = shape.reduce(1, *)
         let file = path(encoderKey: encoderKey, images: images)
@@ -80,6 +80,7 @@ public struct FeatureCache {
                 done += n
             }
         }
+        if done > 0 { resumed?(done) }
         let progress = progressLabel.map { ProgressReporter($0, total: images.count, unit: "img") }
         if done > 0 { progress?.update(done) }
         var pendingStart = done

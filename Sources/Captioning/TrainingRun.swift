@@ -34,6 +34,8 @@ public struct TrainingRunConfiguration: Sendable {
     public var cacheDirectory = ".caption-cache/features"
     /// Images per encoder call while extracting features.
     public var featureBatch = 16
+    /// Images per saved piece of an extraction (an interrupted one resumes after the last saved piece).
+    public var featureSaveEvery = 256
     public var options = TrainingOptions()
     public var lstm = LSTMSizes()
     public var transformer = TransformerSizes()
@@ -193,12 +195,13 @@ public final class TrainingRun {
         var featureSeconds = 0.0, featureImages = 0
         func extract(_ images: [CaptionedImage], label: String, key: String, shape: [Int],
                      encode: @escaping ([String]) throws -> [Float]) throws -> [UInt16] {
-            let cache = FeatureCache(directory: c.cacheDirectory)
+            let cache = FeatureCache(directory: c.cacheDirectory, saveEvery: c.featureSaveEvery)
             let paths = images.map(\.path)
             let cached = FileSystem.isFile(cache.path(encoderKey: key, images: paths))
             let started = ProgressReporter.now()
             let f = try cache.halfFeatures(encoderKey: key, images: paths, shape: shape, chunk: c.featureBatch,
-                                           progressLabel: c.progress ? "features (\(label))" : nil) { chunk in
+                                           progressLabel: c.progress ? "features (\(label))" : nil,
+                                           resumed: { self.say("features (\(label)): continuing an interrupted extraction at image \($0 + 1) of \(images.count)") }) { chunk in
                 if Interrupt.requested {
                     throw DatasetError("interrupted while extracting features: the images done so far are saved in \(c.cacheDirectory); run the same command again to continue")
                 }

@@ -33,6 +33,8 @@ enum TrainCommand: Command {
       --preprocessing P    imagenet | mobilenet | direct (default: the encoder's own; `direct` feeds
                            224x224 images unchanged)
       --cache DIR          feature cache (default $CAPTION_CACHE or ~/.cache/caption/features)
+      --cache-chunk N      images per saved piece of a feature extraction (default 256): an interrupted
+                           extraction (Ctrl-C, kill) continues after the last saved piece on the next run
       --fine-tune-encoder  also train the encoder's later blocks, with their own, lower learning rate and batch
                            norm frozen (folded); the frozen earlier blocks run once per image and their output
                            is cached (float16), so an epoch costs the trained blocks + decoder. The model file
@@ -70,7 +72,7 @@ enum TrainCommand: Command {
             "--batch-size", "--learning-rate", "--seed", "--out", "--limit", "--val-limit", "--val-beam", "--patience",
             "--max-words", "--cache", "--embedding-size", "--attention-size", "--hidden-size", "--dropout", "--model-size",
             "--heads", "--ff-size", "--layers", "--warmup", "--attention-penalty", "--grad-clip", "--init-from",
-            "--fine-tune-from", "--encoder-learning-rate",
+            "--fine-tune-from", "--encoder-learning-rate", "--cache-chunk",
         ]), flags: ["--resume", "--no-attention", "--fine-tune-encoder", "--quiet"])
         guard a.positionals.isEmpty else { throw CLIError("unexpected argument '\(a.positionals[0])' (see --help)") }
         let fineTune = a.flag("--fine-tune-encoder")
@@ -106,6 +108,7 @@ enum TrainCommand: Command {
         c.validationLimit = a.value("--val-limit") == nil ? nil : try a.int("--val-limit", default: 0, range: 1...Int.max)
         c.validationBeam = try a.int("--val-beam", default: 3, range: 1...100)
         c.cacheDirectory = CommandSupport.cacheDirectory(a)
+        c.featureSaveEvery = try a.int("--cache-chunk", default: 256, range: 1...10_000_000)
         c.progress = !a.flag("--quiet")
         var o = TrainingOptions()
         o.epochs = try a.int("--epochs", default: 20, range: 1...100_000)
