@@ -103,8 +103,13 @@ public final class TrainingRun {
                 throw DatasetError("nothing to resume: \(checkpointPath) does not exist")
             }
             do { resumed = try ModelFile(contentsOf: checkpointPath) } catch { throw DatasetError("\(error)") }
-            guard resumed?.extraMetadata["training.state"] != nil else {
+            guard let r = resumed, r.extraMetadata["training.state"] != nil else {
                 throw DatasetError("\(checkpointPath) has no training state to resume from")
+            }
+            // Refuse different settings before any feature extraction.
+            let diffs = c.options.differences(from: try decodeMetadata(TrainingOptions.self, r, "training.options"))
+            guard diffs.isEmpty else {
+                throw DatasetError("--resume with different settings than the checkpoint: \(diffs.joined(separator: "; "))")
             }
         } else if FileSystem.isFile(checkpointPath) {
             throw DatasetError("\(c.outDirectory) already holds a training run (checkpoint.safetensors): pass --resume to continue it, or choose another --out")
@@ -208,7 +213,7 @@ public final class TrainingRun {
                 return try encode(chunk)
             }
             let s = ProgressReporter.now() - started
-            let what = tuning.map { "prefix activations (up to \($0.cut), \($0.prefixShape.map(String.init).joined(separator: "x")), float16: \(FeatureCache.megabytes(images.count * $0.prefixCount * 2)) MB)" } ?? "features"
+            let what = tuning.map { "prefix activations (entering \($0.cut), \($0.prefixShape.map(String.init).joined(separator: "x")), float16: \(FeatureCache.megabytes(images.count * $0.prefixCount * 2)) MB)" } ?? "features"
             if cached {
                 say("\(what) (\(label)): \(images.count) images from the cache")
             } else {
