@@ -120,6 +120,13 @@ public protocol TrainableDecoder: AnyObject {
                    featureGradient: UnsafeMutablePointer<Float>?) -> StepLoss
 }
 
+extension TrainableDecoder {
+    /// A step without the feature gradient (frozen encoder).
+    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss {
+        trainStep(batch, options: options, rng: &rng, featureGradient: nil)
+    }
+}
+
 extension ShowAttendTell: TrainableDecoder {
     public var usesDropout: Bool { config.dropout > 0 }
     public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?,

@@ -12,11 +12,12 @@ enum TrainCommand: Command {
 
     Trains a caption decoder on the frozen encoder's region features (each image is encoded once and cached,
     so later epochs and later runs cost decoder time only; an interrupted extraction continues where it
-    stopped). With --fine-tune-encoder the encoder's later blocks train too (see below). After every epoch the val split is decoded for real
-    (beam search, not teacher-forced) and scored with BLEU-1..4, CIDEr-D and ROUGE-L; the best epoch by BLEU-4
-    is kept. In DIR: model.safetensors (best epoch: all `describe`/`eval` need), checkpoint.safetensors (latest,
-    with optimiser state, for --resume), log.jsonl (one JSON line per epoch). Ctrl-C saves a checkpoint and
-    exits 0; run the same command with --resume to continue exactly where it stopped.
+    stopped). With --fine-tune-encoder the encoder's later blocks train too (see below). After every epoch
+    the val split is decoded for real (beam search, not teacher-forced) and scored with BLEU-1..4, CIDEr-D
+    and ROUGE-L; the best epoch by BLEU-4 is kept. In DIR: model.safetensors (best epoch: all
+    `describe`/`eval` need), checkpoint.safetensors (latest, with optimiser state, for --resume), log.jsonl
+    (one JSON line per epoch). Ctrl-C saves a checkpoint and exits 0; run the same command with --resume
+    to continue exactly where it stopped.
 
     data:
     \(CommandSupport.datasetHelp)
