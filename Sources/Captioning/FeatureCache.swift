@@ -115,11 +115,44 @@ public struct FeatureCache {
         }
         progress?.finish()
         out += pending
-        var w = SafeTensorsWriter()
-        try w.add(name: "features", raw: Self.bytes(out), dtype: .f16, shape: [images.count] + shape)
-        try w.write(to: file, metadata: ["encoder": encoderKey, "images": String(images.count)])
+        try Self.writeHalfFile(out, shape: [images.count] + shape, metadata: ["encoder": encoderKey, "images": String(images.count)], to: file)
         Self.removeTree(partial)
         return out
+    }
+
+    /// Writes a safetensors file with one F16 tensor `features` straight from `bits` (no copy of the data:
+    /// a ResNet prefix cache can be gigabytes), atomically: temporary file, fsync, rename.
+    static func writeHalfFile(_ bits: [UInt16], shape: [Int], metadata: [String: String], to path: String) throws(SafeTensorsError) {
+        let header = JSONValue.object([
+            ("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) })),
+            ("features", .object([("dtype", .string("F16")), ("shape", .array(shape.map { .int($0) })),
+                                  ("data_offsets", .array([.int(0), .int(bits.count * 2)]))])),
+        ])
+        var json = Array(header.serialized().utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var prefix: [UInt8] = []
+        var n = UInt64(json.count)
+        for _ in 0..<8 { prefix.append(UInt8(n & 0xFF)); n >>= 8 }
+        prefix += json
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw SafeTensorsError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        func put(_ raw: UnsafeRawBufferPointer) -> Bool {
+            var done = 0
+            while done < raw.count {
+                let k = write(fd, raw.baseAddress! + done, min(raw.count - done, 1 << 24))
+                if k < 0 { if errno == EINTR { continue }; return false }
+                done += k
+            }
+            return true
+        }
+        let ok = prefix.withUnsafeBytes(put) && bits.withUnsafeBytes(put) && fsync(fd) == 0  // little-endian host
+        let message = String(cString: strerror(errno))
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw SafeTensorsError("cannot write \(path): \(ok ? String(cString: strerror(errno)) : message)")
+        }
     }
 
     /// `bytes` in MB with one decimal.
