@@ -36,7 +36,8 @@ public enum EncoderCatalog {
         guard names.contains(spec.name) else { throw DatasetError("the model uses an unknown encoder '\(spec.name)'") }
         let pre = Preprocessing(rawValue: spec.preprocessing)
         guard let pre else { throw DatasetError("the model uses an unknown preprocessing '\(spec.preprocessing)'") }
-        if spec.embeddedWeights && weights == nil {
+        // A fine-tuned encoder is embedded whole; `weights` (the file it started from) is not needed then.
+        if spec.embeddedWeights && (weights == nil || spec.fineTunedFrom != nil) {
             let embedded = model.tensors.filter { $0.key.hasPrefix("encoder.") }
             let stripped = Dictionary(uniqueKeysWithValues: embedded.map { (String($0.key.dropFirst("encoder.".count)), $0.value) })
             let encoder = try build(name: spec.name, weights: nil, embedded: stripped, configuration: spec.configuration, seed: 0)
@@ -62,7 +63,7 @@ public enum EncoderCatalog {
         var h = FeatureCache.fingerprint([])
         for k in t.keys.sorted() {
             h = FeatureCache.fingerprint(Array(k.utf8), seed: h)
-            for v in t[k]!.values { h = FeatureCache.fingerprint(withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) }, seed: h) }
+            t[k]!.values.withUnsafeBytes { h = FeatureCache.fingerprint($0, seed: h) }  // little-endian host
         }
         return h
     }
@@ -79,6 +80,27 @@ public enum EncoderCatalog {
     /// model's embedded tensors (with the configuration recorded in the model), or freshly initialised with `seed`.
     static func build(name: String, weights: String?, embedded: [String: (shape: [Int], values: [Float])]?,
                       configuration: String? = nil, seed: UInt64) throws(DatasetError) -> any ImageEncoder {
+        if let embedded, name != "small" {
+            // A fine-tuned pretrained encoder, embedded whole in a model file.
+            do {
+                var w = SafeTensorsWriter()
+                for k in embedded.keys.sorted() { try w.add(name: k, floats: embedded[k]!.values, shape: embedded[k]!.shape) }
+                let file = try SafeTensorsFile(bytes: w.serialized())
+                if name == "mobilenet_v2" { return try MobileNetV2(file: file) }
+                guard let depth = ResNetDepth(name: name) else { throw DatasetError("unknown encoder '\(name)'") }
+                let r = ResNet(depth, upTo: .layer4, seed: nil)
+                try r.load(from: file)
+                return r
+            } catch let e as DatasetError {
+                throw e
+            } catch let e as EncoderWeightsError {
+                throw DatasetError("the model's embedded \(name) encoder: \(e.description)")
+            } catch let e as StateDictError {
+                throw DatasetError("the model's embedded \(name) encoder: \(e.description)")
+            } catch {
+                throw DatasetError("the model's embedded \(name) encoder: \(error)")
+            }
+        }
         switch name {
         case "mobilenet_v2":
             guard let weights else { throw DatasetError("mobilenet_v2 needs --encoder-weights FILE") }

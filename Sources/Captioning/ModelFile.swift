@@ -19,6 +19,9 @@ public struct EncoderSpec: Codable, Sendable, Equatable {
     public var inputSize: Int?
     /// The encoder's architecture when it has variants (the small CNN's configuration, as text).
     public var configuration: String?
+    /// Set when the encoder was fine-tuned (`caption train --fine-tune-encoder`): the first trained block. Its
+    /// whole fine-tuned state is then embedded (`encoder.*`), and `weightsSHA256` names the weights it started from.
+    public var fineTunedFrom: String?
 
     public init(name: String, gridSize: Int, channels: Int, preprocessing: String, embeddedWeights: Bool,
                 weightsSHA256: String? = nil, inputSize: Int? = nil, configuration: String? = nil) {

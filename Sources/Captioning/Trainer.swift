@@ -24,6 +24,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var decayOnPlateau: Float = 0.8
     /// Linear learning-rate warm-up over this many steps (0 = none); the transformer wants it.
     public var warmupSteps = 0
+    /// `--fine-tune-encoder`: the learning rate of the encoder suffix (nil: the encoder is frozen). It follows
+    /// the decoder's warm-up and plateau decay (a fixed ratio to the decoder's rate).
+    public var encoderLearningRate: Float?
+    /// `--fine-tune-from`: the first trainable encoder block (nil: the encoder's default).
+    public var fineTuneFrom: String?
     /// Token id of `<start>`, `<end>`.
     public var startToken: Int32 = 1
     public var endToken: Int32 = 2
@@ -38,6 +43,13 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if seed != other.seed { d.append("seed \(other.seed) vs \(seed)") }
         if attentionPenalty != other.attentionPenalty { d.append("attention penalty \(other.attentionPenalty) vs \(attentionPenalty)") }
         if gradientClip != other.gradientClip { d.append("gradient clip \(other.gradientClip) vs \(gradientClip)") }
+        if encoderLearningRate != other.encoderLearningRate {
+            let f = { (v: Float?) in v.map { "\($0)" } ?? "frozen" }
+            d.append("encoder learning rate \(f(other.encoderLearningRate)) vs \(f(encoderLearningRate))")
+        }
+        if encoderLearningRate != nil && fineTuneFrom != other.fineTuneFrom {
+            d.append("fine-tune cut \(other.fineTuneFrom ?? "default") vs \(fineTuneFrom ?? "default")")
+        }
         return d
     }
 }
@@ -102,21 +114,33 @@ public protocol TrainableDecoder: AnyObject {
     var parameters: ParameterStore { get }
     /// Whether the step uses the dropout generator.
     var usesDropout: Bool { get }
-    /// Forward + backward of one batch, accumulating gradients.
-    func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss
+    /// Forward + backward of one batch, accumulating gradients; with `featureGradient`, the gradient of the
+    /// loss with respect to `batch.features` is written there.
+    func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?,
+                   featureGradient: UnsafeMutablePointer<Float>?) -> StepLoss
+}
+
+extension TrainableDecoder {
+    /// A step without the feature gradient (frozen encoder).
+    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss {
+        trainStep(batch, options: options, rng: &rng, featureGradient: nil)
+    }
 }
 
 extension ShowAttendTell: TrainableDecoder {
     public var usesDropout: Bool { config.dropout > 0 }
-    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss {
-        trainStep(batch, attentionPenaltyWeight: config.useAttention ? options.attentionPenalty : 0, rng: &rng)
+    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?,
+                          featureGradient: UnsafeMutablePointer<Float>?) -> StepLoss {
+        trainStep(batch, attentionPenaltyWeight: config.useAttention ? options.attentionPenalty : 0, rng: &rng,
+                  featureGradient: featureGradient)
     }
 }
 
 extension TransformerDecoder: TrainableDecoder {
     public var usesDropout: Bool { config.dropout > 0 }
-    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?) -> StepLoss {
-        trainStep(batch, padToken: 0, rng: &rng)
+    public func trainStep(_ batch: CaptionBatch, options: TrainingOptions, rng: inout SeededRandom?,
+                          featureGradient: UnsafeMutablePointer<Float>?) -> StepLoss {
+        trainStep(batch, padToken: 0, rng: &rng, featureGradient: featureGradient)
     }
 }
 
@@ -133,7 +157,15 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
     /// - Parameters: `features`: `[images, regions, encoderSize]` for the images `examples` refer to.
     let encoderSize: Int
 
-    public init(model: Model, options: TrainingOptions, examples: [TrainingExample], features: [Float], regions: Int, encoderSize: Int) {
+    /// `--fine-tune-encoder`: the trainable encoder suffix and the cached prefix activations of the images
+    /// `examples` refer to (float16 bits `[images, tuning.prefixCount]`); `features` is then unused.
+    public let tuning: EncoderFineTuning?
+    let prefix: [UInt16]
+
+    public init(model: Model, options: TrainingOptions, examples: [TrainingExample], features: [Float], regions: Int, encoderSize: Int,
+                tuning: EncoderFineTuning? = nil, prefix: [UInt16] = []) {
+        self.tuning = tuning
+        self.prefix = prefix
         self.encoderSize = encoderSize
         self.model = model
         self.options = options
@@ -161,7 +193,7 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
         return out
     }
 
-    func makeBatch(_ indices: [Int]) -> CaptionBatch {
+    func makeBatch(_ indices: [Int], features override: [Float]? = nil) -> CaptionBatch {
         let E = encoderSize
         let L = examples[indices[0]].words.count
         var tokens: [Int32] = []
@@ -173,10 +205,12 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
             tokens.append(options.startToken)
             tokens += e.words
             tokens.append(options.endToken)
-            let o = e.image * regions * E
-            feats += features[o..<(o + regions * E)]
+            if override == nil {
+                let o = e.image * regions * E
+                feats += features[o..<(o + regions * E)]
+            }
         }
-        return CaptionBatch(features: feats, regions: regions, tokens: tokens, lengths: [Int](repeating: L + 1, count: indices.count))
+        return CaptionBatch(features: override ?? feats, regions: regions, tokens: tokens, lengths: [Int](repeating: L + 1, count: indices.count))
     }
 
     /// Runs (or resumes) training.
@@ -197,14 +231,27 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
             let reporter = progress ? ProgressReporter("epoch \(state.epoch + 1)/\(options.epochs)", total: plan.count, unit: "batches") : nil
             let started = ProgressReporter.now() - state.secondsInEpoch
             while state.batchInEpoch < plan.count {
-                let batch = makeBatch(plan[state.batchInEpoch])
+                let indices = plan[state.batchInEpoch]
+                // Fine-tuning: the suffix runs on the batch's cached prefix activations (one row per caption).
+                let encoded = tuning.map { $0.forward(prefix: prefix, images: indices.map { examples[$0].image }) }
+                let batch = makeBatch(indices, features: encoded?.regions)
                 model.parameters.zeroGradients()
                 var rng: SeededRandom? = model.usesDropout ? SeededRandom(seed: state.dropoutState) : nil
-                let loss = model.trainStep(batch, options: options, rng: &rng)
+                var featureGradient = [Float](repeating: 0, count: encoded == nil ? 0 : batch.features.count)
+                let loss = featureGradient.withUnsafeMutableBufferPointer { g in
+                    model.trainStep(batch, options: options, rng: &rng, featureGradient: encoded == nil ? nil : g.baseAddress)
+                }
                 if let rng { state.dropoutState = rng.state }
                 if options.gradientClip > 0 { model.parameters.clipGradients(value: options.gradientClip) }
-                adam.learningRate = state.learningRate * (options.warmupSteps > 0 ? min(1, Float(state.step + 1) / Float(options.warmupSteps)) : 1)
+                let warmup = options.warmupSteps > 0 ? min(1, Float(state.step + 1) / Float(options.warmupSteps)) : 1
+                adam.learningRate = state.learningRate * warmup
                 adam.update(model.parameters)
+                if let tuning, let encoded {
+                    tuning.backward(encoded.output, regionGradient: featureGradient)
+                    if options.gradientClip > 0 { tuning.parameters.clipGradients(value: options.gradientClip) }
+                    tuning.optimizer.learningRate = state.learningRate * encoderRatio * warmup
+                    tuning.optimizer.update(tuning.parameters)
+                }
                 state.step += 1
                 state.batchInEpoch += 1
                 state.lossSum += Double(loss.crossEntropy) * Double(loss.tokens)
@@ -239,6 +286,7 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
                 state.learningRate *= options.decayOnPlateau
             }
             adam.learningRate = state.learningRate
+            tuning?.optimizer.learningRate = state.learningRate * encoderRatio
             let stop = state.epochsWithoutImprovement >= options.patience
             if stop || state.epoch >= options.epochs { state.finished = true }
             try log(record)
@@ -248,6 +296,9 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
         }
         return (.completed, state)
     }
+
+    /// Encoder learning rate over the decoder's.
+    var encoderRatio: Float { (options.encoderLearningRate ?? 0) / options.learningRate }
 
     private func formatLoss(_ v: Double) -> String {
         let r = (v * 1000).rounded() / 1000

@@ -1,5 +1,6 @@
 import SafeTensors
 import Text
+import Tensors
 import Vision
 
 /// Everything `caption train` is asked to do.
@@ -33,6 +34,8 @@ public struct TrainingRunConfiguration: Sendable {
     public var cacheDirectory = ".caption-cache/features"
     /// Images per encoder call while extracting features.
     public var featureBatch = 16
+    /// Images per saved piece of an extraction (an interrupted one resumes after the last saved piece).
+    public var featureSaveEvery = 256
     public var options = TrainingOptions()
     public var lstm = LSTMSizes()
     public var transformer = TransformerSizes()
@@ -100,8 +103,13 @@ public final class TrainingRun {
                 throw DatasetError("nothing to resume: \(checkpointPath) does not exist")
             }
             do { resumed = try ModelFile(contentsOf: checkpointPath) } catch { throw DatasetError("\(error)") }
-            guard resumed?.extraMetadata["training.state"] != nil else {
+            guard let r = resumed, r.extraMetadata["training.state"] != nil else {
                 throw DatasetError("\(checkpointPath) has no training state to resume from")
+            }
+            // Refuse different settings before any feature extraction.
+            let diffs = c.options.differences(from: try decodeMetadata(TrainingOptions.self, r, "training.options"))
+            guard diffs.isEmpty else {
+                throw DatasetError("--resume with different settings than the checkpoint: \(diffs.joined(separator: "; "))")
             }
         } else if FileSystem.isFile(checkpointPath) {
             throw DatasetError("\(c.outDirectory) already holds a training run (checkpoint.safetensors): pass --resume to continue it, or choose another --out")
@@ -176,31 +184,59 @@ public final class TrainingRun {
         } else {
             encoder = try makeEncoder(c.encoder, c.encoderWeights, c.preprocessing, c.options.seed)
         }
-        let spec = encoder.spec
+        var spec = encoder.spec
         let (P, C) = (spec.regions, spec.channels)
+        // --fine-tune-encoder: a frozen prefix (cached activations) and a trainable suffix.
+        var tuning: EncoderFineTuning? = nil
+        if let lr = c.options.encoderLearningRate {
+            guard let f = encoder.encoder as? any FineTunableEncoder else {
+                throw DatasetError("encoder \(spec.name) cannot be fine-tuned")
+            }
+            let cut = resumed.flatMap { $0.config.encoder.fineTunedFrom } ?? c.options.fineTuneFrom
+            tuning = try EncoderFineTuning(encoder: f, preprocessing: encoder.preprocessing, cut: cut, learningRate: lr)
+            spec.embeddedWeights = true
+            spec.fineTunedFrom = tuning?.cut
+        }
         var featureSeconds = 0.0, featureImages = 0
-        func features(_ images: [CaptionedImage], label: String) throws -> [Float] {
-            let cache = FeatureCache(directory: c.cacheDirectory)
+        func extract(_ images: [CaptionedImage], label: String, key: String, shape: [Int],
+                     encode: @escaping ([String]) throws -> [Float]) throws -> [UInt16] {
+            let cache = FeatureCache(directory: c.cacheDirectory, saveEvery: c.featureSaveEvery)
             let paths = images.map(\.path)
-            let cached = FileSystem.isFile(cache.path(encoderKey: encoder.cacheKey, images: paths))
+            let cached = FileSystem.isFile(cache.path(encoderKey: key, images: paths))
             let started = ProgressReporter.now()
-            let f = try cache.features(encoderKey: encoder.cacheKey, images: paths, regions: P, channels: C, chunk: c.featureBatch,
-                                       progressLabel: c.progress ? "features (\(label))" : nil) { chunk in
-                if Interrupt.requested { throw DatasetError("interrupted while extracting features (nothing saved)") }
-                return try encoder.encode(paths: chunk)
+            let f = try cache.halfFeatures(encoderKey: key, images: paths, shape: shape, chunk: c.featureBatch,
+                                           progressLabel: c.progress ? "features (\(label))" : nil,
+                                           resumed: { self.say("features (\(label)): continuing an interrupted extraction at image \($0 + 1) of \(images.count)") }) { chunk in
+                if Interrupt.requested {
+                    throw DatasetError("interrupted while extracting features: the images done so far are saved in \(c.cacheDirectory); run the same command again to continue")
+                }
+                return try encode(chunk)
             }
             let s = ProgressReporter.now() - started
+            let what = tuning.map { "prefix activations (entering \($0.cut), \($0.prefixShape.map(String.init).joined(separator: "x")), float16: \(FeatureCache.megabytes(images.count * $0.prefixCount * 2)) MB)" } ?? "features"
             if cached {
-                say("features (\(label)): \(images.count) images from the cache")
+                say("\(what) (\(label)): \(images.count) images from the cache")
             } else {
                 featureSeconds += s
                 featureImages += images.count
-                say("features (\(label)): \(images.count) images encoded by \(spec.name) in \(ProgressReporter.duration(s)) (\(Double(Int(Double(images.count) / max(s, 1e-9) * 10)) / 10) img/s)")
+                say("\(what) (\(label)): \(images.count) images encoded by \(spec.name) in \(ProgressReporter.duration(s)) (\(Double(Int(Double(images.count) / max(s, 1e-9) * 10)) / 10) img/s)")
             }
             return f
         }
-        let trainFeatures = try features(train, label: "train")
-        let valFeatures = try features(val, label: "val")
+        func features(_ images: [CaptionedImage], label: String) throws -> [Float] {
+            HalfConversion.toFloat(try extract(images, label: label, key: encoder.cacheKey, shape: [P, C]) { try encoder.encode(paths: $0) })
+        }
+        func prefixes(_ images: [CaptionedImage], label: String, _ t: EncoderFineTuning) throws -> [UInt16] {
+            try extract(images, label: label, key: t.prefixCacheKey, shape: t.prefixShape) { chunk in
+                var inputs: [Tensor] = []
+                for p in chunk { inputs.append(try encoder.input(path: p)) }
+                return t.prefixActivations(inputs)
+            }
+        }
+        let trainFeatures = tuning == nil ? try features(train, label: "train") : []
+        var valFeatures = tuning == nil ? try features(val, label: "val") : []
+        let trainPrefix = try tuning.map { try prefixes(train, label: "train", $0) } ?? []
+        let valPrefix = try tuning.map { try prefixes(val, label: "val", $0) } ?? []
 
         // Model.
         let config: ModelConfig
@@ -256,6 +292,22 @@ public final class TrainingRun {
                 throw DatasetError("\(checkpointPath) lacks a valid optimizer state")
             }
             adam = AdamOptimizer(learningRate: state.learningRate, step: step, firstMoment: m.values, secondMoment: v.values)
+            if let tuning {
+                let store = tuning.parameters
+                for e in store.entries {
+                    guard let t = resumed.tensors["finetune." + e.name], t.values.count == e.count else {
+                        throw DatasetError("\(checkpointPath) lacks the fine-tuned encoder weight '\(e.name)'")
+                    }
+                    store.setValue(e.name, t.values)
+                }
+                guard let em = resumed.tensors["optimizer.encoder.m"], let ev = resumed.tensors["optimizer.encoder.v"],
+                      em.values.count == store.count, ev.values.count == store.count,
+                      let estep = resumed.extraMetadata["optimizer.encoder.step"].flatMap({ Int($0) }) else {
+                    throw DatasetError("\(checkpointPath) lacks a valid encoder optimizer state")
+                }
+                tuning.optimizer = AdamOptimizer(learningRate: tuning.optimizer.learningRate, step: estep,
+                                                 firstMoment: em.values, secondMoment: ev.values)
+            }
             if state.finished && state.epoch < options.epochs && state.epochsWithoutImprovement < options.patience { state.finished = false }
             say("resuming at epoch \(state.epoch + 1), batch \(state.batchInEpoch + 1) (step \(state.step))")
         } else if let initial {
@@ -263,6 +315,9 @@ public final class TrainingRun {
             say("decoder initialised from \(c.initFrom ?? "")")
         } else {
             decoder.initialise(seed: options.seed)
+        }
+        if let tuning {
+            say("fine-tuning \(spec.name) from \(tuning.cut): \(tuning.parameters.count) encoder parameters at learning rate \(c.options.encoderLearningRate ?? 0) (batch norm frozen)")
         }
         say("decoder \(config.decoder): \(decoder.parameters.count) parameters; encoder \(spec.name) (\(spec.gridSize)x\(spec.gridSize)x\(C), \(spec.preprocessing))")
 
@@ -272,6 +327,8 @@ public final class TrainingRun {
         let model = CaptionModel(config: config, vocabulary: vocab, decoder: decoder)
         let searchOptions = model.searchOptions(beam: c.validationBeam, maxLength: c.validationMaxLength)
         func validate() throws -> ValidationScores {
+            // The current fine-tuned suffix on the cached val prefixes.
+            if let tuning { valFeatures = tuning.regionFeatures(prefix: valPrefix, count: val.count) }
             let progress = c.progress ? ProgressReporter("val decode (beam \(c.validationBeam))", total: val.count, unit: "img") : nil
             let hyps = model.decode(features: valFeatures, imageCount: val.count, options: searchOptions, batch: 100, progress: progress)
             var out: [String: String] = [:]
@@ -288,11 +345,24 @@ public final class TrainingRun {
             var f = ModelFile(config: config, vocabularyJSON: vocab.json(), extraMetadata: metadata)
             f.extraMetadata["training.state"] = try ModelFile.encodeJSON(st)
             f.add(decoder.parameters, prefix: "decoder.")
-            for (k, v) in encoder.embeddedTensors { f.tensors["encoder." + k] = v }
+            if let tuning {
+                // The whole fine-tuned encoder, so the model file alone captions.
+                tuning.updateEncoder()
+                for (k, v) in tuning.encoder.stateTensors { f.tensors["encoder." + k] = (v.shape, v.scalars) }
+            } else {
+                for (k, v) in encoder.embeddedTensors { f.tensors["encoder." + k] = v }
+            }
             if best { try f.write(to: self.modelPath) }
             f.tensors["optimizer.m"] = ([opt.firstMoment.count], opt.firstMoment)
             f.tensors["optimizer.v"] = ([opt.secondMoment.count], opt.secondMoment)
             f.extraMetadata["optimizer.step"] = String(opt.step)
+            if let tuning {
+                // The suffix's exact parameters and moments, for --resume.
+                f.add(tuning.parameters, prefix: "finetune.")
+                f.tensors["optimizer.encoder.m"] = ([tuning.optimizer.firstMoment.count], tuning.optimizer.firstMoment)
+                f.tensors["optimizer.encoder.v"] = ([tuning.optimizer.secondMoment.count], tuning.optimizer.secondMoment)
+                f.extraMetadata["optimizer.encoder.step"] = String(tuning.optimizer.step)
+            }
             try f.write(to: self.checkpointPath)
         }
         let logRecord: (EpochRecord) throws -> Void = { r in
@@ -305,7 +375,8 @@ public final class TrainingRun {
         }
 
         func fit<M: TrainableDecoder>(_ m: M) throws -> (TrainingOutcome, TrainingState) {
-            let t = DecoderTrainer(model: m, options: options, examples: examples, features: trainFeatures, regions: P, encoderSize: C)
+            let t = DecoderTrainer(model: m, options: options, examples: examples, features: trainFeatures, regions: P, encoderSize: C,
+                                   tuning: tuning, prefix: trainPrefix)
             return try t.run(state: state, optimizer: adam, validate: { _ in try validate() }, save: save, log: logRecord, progress: c.progress)
         }
         let (outcome, final): (TrainingOutcome, TrainingState)

@@ -7,12 +7,20 @@ import Tensors
 /// input gradient use the direct `DepthwiseConvolution` kernel; the rest are direct loops, parallel
 /// over channels. Equal to `conv2d(x, weight, nil, groups: C)`, much faster than its im2col lowering.
 public func depthwiseConv3x3(_ x: Variable, _ weight: Variable, stride: Int, padding: Int) -> Variable {
+    depthwiseConv3x3(x, weight, stride: stride, padding: (padding, padding))
+}
+
+/// `depthwiseConv3x3` with `padding.before` zero rows/columns at the top/left and `padding.after` at the
+/// bottom/right (TensorFlow's SAME padding of a stride-2 convolution on an even size is `(0, 1)`).
+public func depthwiseConv3x3(_ x: Variable, _ weight: Variable, stride: Int, padding pads: (before: Int, after: Int)) -> Variable {
+    let padding = pads.before
     let s = x.shape
     precondition(s.count == 4 && weight.shape == [s[1], 1, 3, 3], "depthwiseConv3x3: input \(s), weight \(weight.shape)")
     precondition(stride == 1 || stride == 2, "depthwiseConv3x3: stride \(stride)")
     let (n, c, h, w) = (s[0], s[1], s[2], s[3])
-    let oh = DepthwiseConvolution.outputExtent(h, stride: stride, before: padding, after: padding)
-    let ow = DepthwiseConvolution.outputExtent(w, stride: stride, before: padding, after: padding)
+    precondition(pads.before >= 0 && pads.after >= 0 && pads.before <= 2, "depthwiseConv3x3: padding \(pads)")
+    let oh = DepthwiseConvolution.outputExtent(h, stride: stride, before: pads.before, after: pads.after)
+    let ow = DepthwiseConvolution.outputExtent(w, stride: stride, before: pads.before, after: pads.after)
     precondition(oh > 0 && ow > 0, "depthwiseConv3x3: empty output for input \(s)")
     let xv = x.value, wv = weight.value
     let y = Tensor(shape: [n, c, oh, ow]) { o in

@@ -133,8 +133,9 @@ public final class MobileNetV2: ImageEncoder {
         return n
     }
 
-    /// Runs `features.0` ... `features.18` on NCHW images in [-1, 1]; `tap(k, map)` sees each stage's output.
-    func run(_ images: Tensor, tap: ((Int, FeatureMap) -> Void)? = nil) -> FeatureMap {
+    /// Runs `features.0` ... `features.18` on NCHW images in [-1, 1] (or only the stages before `stopBefore`);
+    /// `tap(k, map)` sees each stage's output.
+    func run(_ images: Tensor, stopBefore: Int = 19, tap: ((Int, FeatureMap) -> Void)? = nil) -> FeatureMap {
         precondition(images.rank == 4 && images.shape[1] == 3, "mobilenet_v2 expects [N, 3, H, W] images, got \(images.shape)")
         let x = FeatureMap(nchw: images)
         let (top, bottom) = DepthwiseConvolution.samePadding(x.height, stride: 2)
@@ -143,6 +144,7 @@ public final class MobileNetV2: ImageEncoder {
                                                  padding: (top, left, bottom, right), activation: .relu6)
         tap?(0, y)
         for (i, b) in blocks.enumerated() {
+            if i + 1 >= stopBefore { return y }
             var h = y
             if let ew = b.expandWeight, let eb = b.expandBias {
                 h = ConvolutionInference.pointwise(h, weight: ew, bias: eb, activation: .relu6)
@@ -153,6 +155,7 @@ public final class MobileNetV2: ImageEncoder {
                                                residual: b.residual ? y : nil)
             tap?(i + 1, y)
         }
+        if stopBefore <= 18 { return y }
         y = ConvolutionInference.pointwise(y, weight: headWeight, bias: headBias, activation: .relu6)
         tap?(18, y)
         return y

@@ -225,16 +225,21 @@ public final class SmallCNN: Module, ImageEncoder {
 
     /// Inference: `[N, 3, H, W]` images in [-1, 1] to `[N, featureChannels, H/32, W/32]`, with batch norm
     /// folded (running statistics), pointwise convolutions as single `sgemm`s over the batch.
-    public func features(_ images: Tensor) -> Tensor {
+    public func features(_ images: Tensor) -> Tensor { run(images, stopBefore: blocks.count + 2) }
+
+    /// Inference through the stages before `features.stopBefore` (stem = 0, block k = k, projection = K + 1).
+    func run(_ images: Tensor, stopBefore: Int) -> Tensor {
         precondition(images.rank == 4 && images.shape[1] == 3, "small cnn expects [N, 3, H, W] images, got \(images.shape)")
         let f = folded()
         var y = ConvolutionInference.convolution(FeatureMap(nchw: images), weight: f.stem.0, bias: f.stem.1, stride: 2,
                                                  padding: (1, 1, 1, 1), activation: .relu)
-        for b in f.blocks {
+        for (i, b) in f.blocks.enumerated() where i + 1 < stopBefore {
             y = ConvolutionInference.depthwise(y, weight: b.dw.0, bias: b.dw.1, stride: b.stride, padding: 1, activation: .relu)
             y = ConvolutionInference.pointwise(y, weight: b.pw.0, bias: b.pw.1, activation: .relu)
         }
-        if let p = f.projection { y = ConvolutionInference.pointwise(y, weight: p.0, bias: p.1, activation: .none) }
+        if let p = f.projection, blocks.count + 1 < stopBefore {
+            y = ConvolutionInference.pointwise(y, weight: p.0, bias: p.1, activation: .none)
+        }
         return y.nchw
     }
 

@@ -8,14 +8,16 @@ enum TrainCommand: Command {
     static let help = """
     usage: caption train --data DATASET --encoder NAME [--encoder-weights FILE] [--decoder lstm|transformer]
                          [--vocab FILE] [--epochs N] [--batch-size N] [--learning-rate X] [--seed N] [--out DIR]
-                         [--resume] [--limit N] [--no-attention] [options]
+                         [--resume] [--limit N] [--no-attention] [--fine-tune-encoder] [options]
 
     Trains a caption decoder on the frozen encoder's region features (each image is encoded once and cached,
-    so later epochs and later runs cost decoder time only). After every epoch the val split is decoded for real
-    (beam search, not teacher-forced) and scored with BLEU-1..4, CIDEr-D and ROUGE-L; the best epoch by BLEU-4
-    is kept. In DIR: model.safetensors (best epoch: all `describe`/`eval` need), checkpoint.safetensors (latest,
-    with optimiser state, for --resume), log.jsonl (one JSON line per epoch). Ctrl-C saves a checkpoint and
-    exits 0; run the same command with --resume to continue exactly where it stopped.
+    so later epochs and later runs cost decoder time only; an interrupted extraction continues where it
+    stopped). With --fine-tune-encoder the encoder's later blocks train too (see below). After every epoch
+    the val split is decoded for real (beam search, not teacher-forced) and scored with BLEU-1..4, CIDEr-D
+    and ROUGE-L; the best epoch by BLEU-4 is kept. In DIR: model.safetensors (best epoch: all
+    `describe`/`eval` need), checkpoint.safetensors (latest, with optimiser state, for --resume), log.jsonl
+    (one JSON line per epoch). Ctrl-C saves a checkpoint and exits 0; run the same command with --resume
+    to continue exactly where it stopped.
 
     data:
     \(CommandSupport.datasetHelp)
@@ -32,6 +34,19 @@ enum TrainCommand: Command {
       --preprocessing P    imagenet | mobilenet | direct (default: the encoder's own; `direct` feeds
                            224x224 images unchanged)
       --cache DIR          feature cache (default $CAPTION_CACHE or ~/.cache/caption/features)
+      --cache-chunk N      images per saved piece of a feature extraction (default 256): an interrupted
+                           extraction (Ctrl-C, kill) continues after the last saved piece on the next run
+      --fine-tune-encoder  also train the encoder's later blocks, with their own, lower learning rate and batch
+                           norm frozen (folded); the frozen earlier blocks run once per image and their output
+                           is cached (float16), so an epoch costs the trained blocks + decoder. The model file
+                           then embeds the whole fine-tuned encoder (no --encoder-weights needed to caption)
+      --fine-tune-from B   first trained block: resnet* layer1..layer4 (default layer2: layers 2-4);
+                           mobilenet_v2 features.1..features.18 (default features.14: the 160-channel blocks at
+                           7x7, the 320-channel block and the 1x1 head); small features.1..features.K+1 (default
+                           its last stride-2 block, the one that goes to 7x7; K+1 = the projection)
+      --encoder-learning-rate X  the trained encoder blocks' Adam learning rate (default --learning-rate / 4:
+                           1e-4 with the default 4e-4, the Show-Attend-Tell tutorial's); it follows the decoder's
+                           warm-up and plateau decay, and --grad-clip applies to it too
 
     decoder:
       --decoder D          lstm (Show, Attend and Tell; default) | transformer
@@ -58,9 +73,13 @@ enum TrainCommand: Command {
             "--batch-size", "--learning-rate", "--seed", "--out", "--limit", "--val-limit", "--val-beam", "--patience",
             "--max-words", "--cache", "--embedding-size", "--attention-size", "--hidden-size", "--dropout", "--model-size",
             "--heads", "--ff-size", "--layers", "--warmup", "--attention-penalty", "--grad-clip", "--init-from",
+            "--fine-tune-from", "--encoder-learning-rate", "--cache-chunk",
         ]), flags: ["--resume", "--no-attention", "--fine-tune-encoder", "--quiet"])
         guard a.positionals.isEmpty else { throw CLIError("unexpected argument '\(a.positionals[0])' (see --help)") }
-        if a.flag("--fine-tune-encoder") { throw CLIError("--fine-tune-encoder is not implemented yet: train on frozen features") }
+        let fineTune = a.flag("--fine-tune-encoder")
+        if !fineTune, let o = ["--fine-tune-from", "--encoder-learning-rate"].first(where: { a.value($0) != nil }) {
+            throw CLIError("\(o) needs --fine-tune-encoder")
+        }
         var c = TrainingRunConfiguration(data: try a.required("--data"))
         if let f = a.value("--format") {
             guard let v = DatasetFormat(rawValue: f) else {
@@ -90,6 +109,7 @@ enum TrainCommand: Command {
         c.validationLimit = a.value("--val-limit") == nil ? nil : try a.int("--val-limit", default: 0, range: 1...Int.max)
         c.validationBeam = try a.int("--val-beam", default: 3, range: 1...100)
         c.cacheDirectory = CommandSupport.cacheDirectory(a)
+        c.featureSaveEvery = try a.int("--cache-chunk", default: 256, range: 1...10_000_000)
         c.progress = !a.flag("--quiet")
         var o = TrainingOptions()
         o.epochs = try a.int("--epochs", default: 20, range: 1...100_000)
@@ -100,6 +120,10 @@ enum TrainCommand: Command {
         o.warmupSteps = try a.int("--warmup", default: c.decoder == "transformer" ? 500 : 0, range: 0...10_000_000)
         o.attentionPenalty = Float(try a.double("--attention-penalty", default: 1))
         o.gradientClip = Float(try a.double("--grad-clip", default: 5))
+        if fineTune {
+            o.encoderLearningRate = Float(try positive(a, "--encoder-learning-rate", Double(o.learningRate) / 4))
+            o.fineTuneFrom = a.value("--fine-tune-from")
+        }
         c.options = o
         let dropout = try a.double("--dropout", default: c.decoder == "lstm" ? 0.5 : 0.1)
         guard (0..<1).contains(dropout) else { throw CLIError("--dropout expects a number in [0, 1), got \(dropout)") }
