@@ -1,14 +1,27 @@
-/// Zero-initialised scratch buffers for one forward/backward pass, freed together when the arena goes away.
+/// Scratch buffers for one forward/backward pass, freed together when the arena goes away. After `reset()`
+/// the same sequence of requests gets the same blocks back, so a step repeated on an arena kept across
+/// steps neither allocates nor faults in fresh pages.
 final class Arena {
-    private var blocks: [UnsafeMutablePointer<Float>] = []
+    private var blocks: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+    private var cursor = 0
 
-    /// `count` zeroed floats (at least one is allocated).
-    func alloc(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-        p.initialize(repeating: 0, count: max(count, 1))
-        blocks.append(p)
+    /// `count` floats (at least one is allocated), zeroed unless `zeroed` is false (then uninitialised).
+    func alloc(_ count: Int, zeroed: Bool = true) -> UnsafeMutablePointer<Float> {
+        let n = max(count, 1)
+        if cursor < blocks.count && blocks[cursor].capacity < n {
+            blocks[cursor].pointer.deallocate()
+            blocks[cursor] = (UnsafeMutablePointer<Float>.allocate(capacity: n), n)
+        } else if cursor == blocks.count {
+            blocks.append((UnsafeMutablePointer<Float>.allocate(capacity: n), n))
+        }
+        let p = blocks[cursor].pointer
+        cursor += 1
+        if zeroed { p.initialize(repeating: 0, count: n) }
         return p
     }
 
-    deinit { for b in blocks { b.deallocate() } }
+    /// Makes every block available again (their contents become garbage).
+    func reset() { cursor = 0 }
+
+    deinit { for b in blocks { b.pointer.deallocate() } }
 }

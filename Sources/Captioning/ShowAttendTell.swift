@@ -34,6 +34,8 @@ public struct ShowAttendTellConfig: Sendable, Equatable, Codable {
 public final class ShowAttendTell {
     public let config: ShowAttendTellConfig
     public let parameters = ParameterStore()
+    /// Activation buffers of `trainStep`, kept from one step to the next.
+    let trainingArena = Arena()
 
     // Offsets of every parameter in `parameters`.
     let encAttW, encAttB, decAttW, decAttB, fullAttW, fullAttB: Int

@@ -45,63 +45,102 @@ public struct ShowAttendTellStepDecoder: StepDecoder {
         self.encAtt = encAtt
     }
 
+    /// Per-step buffers, reused across steps (re-created when the decoder value was copied).
+    var scratch = DecoderScratch()
+
     public mutating func step(lastTokens: [Int]) -> (logProbabilities: [Float], attention: [Float]?) {
         let cfg = model.config
         let (V, M, E, A, H, P) = (cfg.vocabularySize, cfg.embeddingSize, cfg.encoderSize, cfg.attentionSize, cfg.hiddenSize, regions)
         let L = cfg.lstmInput
         let R = lastTokens.count
         precondition(R == imageOfRow.count)
-        var x = [Float](repeating: 0, count: R * L)
-        var gates = [Float](repeating: 0, count: R * 4 * H)
-        var alpha = [Float](repeating: 0, count: cfg.useAttention ? R * P : 0)
-        var logits = [Float](repeating: 0, count: R * V)
+        if !isKnownUniquelyReferenced(&scratch) { scratch = DecoderScratch() }
+        let att = cfg.useAttention
+        // x [R, L] | gates [R, 4H] | decAtt [R, A] | gate [R, E]
+        let buf = scratch.floats(R * L + R * 4 * H + (att ? R * (A + E) : 0))
+        let x = buf, gates = x + R * L, decAtt = gates + R * 4 * H, gate = decAtt + R * A
+        var alpha = [Float](unsafeUninitializedCapacity: att ? R * P : 0) { _, n in n = att ? R * P : 0 }
+        var logits = [Float](unsafeUninitializedCapacity: R * V) { _, n in n = R * V }
         let m = model
         m.parameters.values.withUnsafeBufferPointer { wb in
-            let w = wb.baseAddress!
-            for (r, tok) in lastTokens.enumerated() {
-                for k in 0..<M { x[r * L + k] = w[m.embW + tok * M + k] }
-            }
-            if cfg.useAttention {
-                var decAtt = [Float](repeating: 0, count: R * A)
-                Dense.forward(h, rows: R, inFeatures: H, weight: w + m.decAttW, bias: w + m.decAttB, outFeatures: A, into: &decAtt)
-                var pre = [Float](repeating: 0, count: R * P * A)
-                var awe = [Float](repeating: 0, count: R * E)
+        h.withUnsafeMutableBufferPointer { hb in
+        c.withUnsafeMutableBufferPointer { cb in
+            let w = wb.baseAddress!, hp = hb.baseAddress!, cp = cb.baseAddress!
+            for (r, tok) in lastTokens.enumerated() { (x + r * L).update(from: w + m.embW + tok * M, count: M) }
+            if att {
+                Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.decAttW, bias: w + m.decAttB, outFeatures: A, into: decAtt)
+                Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.fBetaW, bias: w + m.fBetaB, outFeatures: E, into: gate)
+                // awe goes straight into the context half of x, then is gated in place.
                 features.withUnsafeBufferPointer { fb in
-                    attentionForward(rows: R, regions: P, encoderSize: E, attentionSize: A, features: fb.baseAddress!, encAtt: encAtt, decAtt: decAtt,
-                                     fullW: w + m.fullAttW, fullB: w[m.fullAttB], pre: &pre, preOffset: 0, alpha: &alpha,
-                                     aweOut: &awe, offset: 0, imageOfRow: imageOfRow)
+                encAtt.withUnsafeBufferPointer { eb in
+                alpha.withUnsafeMutableBufferPointer { ab in
+                imageOfRow.withUnsafeBufferPointer { ib in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: R * E) { aweBuf in
+                        let awe = aweBuf.baseAddress!
+                        SoftAttention.forward(rows: R, regions: P, encoderSize: E, attentionSize: A, features: fb.baseAddress!,
+                                              encAtt: eb.baseAddress!, decAtt: decAtt, fullW: w + m.fullAttW, fullB: w[m.fullAttB],
+                                              imageOfRow: ib.baseAddress!, alpha: ab.baseAddress!, awe: awe)
+                        for r in 0..<R {
+                            VectorMath.zip(E, gate + r * E, awe + r * E, x + r * L + M,
+                                           vector: { VectorMath.sigmoid($0) * $1 }, scalar: { sigmoid($0) * $1 })
+                        }
+                    }
                 }
-                var gate = [Float](repeating: 0, count: R * E)
-                Dense.forward(h, rows: R, inFeatures: H, weight: w + m.fBetaW, bias: w + m.fBetaB, outFeatures: E, into: &gate)
-                for r in 0..<R { for e in 0..<E { x[r * L + M + e] = sigmoid(gate[r * E + e]) * awe[r * E + e] } }
-            }
-            Dense.forward(x, rows: R, inFeatures: L, weight: w + m.wIH, bias: w + m.bIH, outFeatures: 4 * H, into: &gates)
-            Dense.forward(h, rows: R, inFeatures: H, weight: w + m.wHH, bias: w + m.bHH, outFeatures: 4 * H, into: &gates, accumulate: true)
-            for r in 0..<R {
-                for j in 0..<H {
-                    let g = r * 4 * H
-                    let gi = sigmoid(gates[g + j]), gf = sigmoid(gates[g + H + j]), gg = tanhf(gates[g + 2 * H + j]), go = sigmoid(gates[g + 3 * H + j])
-                    let cn = gf * c[r * H + j] + gi * gg
-                    c[r * H + j] = cn
-                    h[r * H + j] = go * tanhf(cn)
+                }
+                }
                 }
             }
-            Dense.forward(h, rows: R, inFeatures: H, weight: w + m.fcW, bias: w + m.fcB, outFeatures: V, into: &logits)
+            Dense.forward(x, rows: R, inFeatures: L, weight: w + m.wIH, bias: w + m.bIH, outFeatures: 4 * H, into: gates)
+            Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.wHH, bias: w + m.bHH, outFeatures: 4 * H, into: gates, accumulate: true)
+            LSTMCellKernel.forward(rows: R, hidden: H, gates: gates, c: cp, h: hp)
+            logits.withUnsafeMutableBufferPointer { lb in
+                Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.fcW, bias: w + m.fcB, outFeatures: V, into: lb.baseAddress!)
+                logSoftmaxRowsInPlace(lb.baseAddress!, rows: R, columns: V)
+            }
         }
-        logSoftmaxRows(&logits, rows: R, columns: V)
-        return (logits, cfg.useAttention ? alpha : nil)
+        }
+        }
+        return (logits, att ? alpha : nil)
     }
 
     public mutating func select(rows parents: [Int]) {
         let H = model.config.hiddenSize
-        var nh = [Float](repeating: 0, count: parents.count * H), nc = nh
-        for (i, p) in parents.enumerated() {
-            for j in 0..<H { nh[i * H + j] = h[p * H + j]; nc[i * H + j] = c[p * H + j] }
+        let identity = parents.count == imageOfRow.count && parents.enumerated().allSatisfy { $0.offset == $0.element }
+        if identity { return }
+        let nh = [Float](unsafeUninitializedCapacity: parents.count * H) { out, n in
+            h.withUnsafeBufferPointer { src in
+                for (i, p) in parents.enumerated() { (out.baseAddress! + i * H).initialize(from: src.baseAddress! + p * H, count: H) }
+            }
+            n = parents.count * H
+        }
+        let nc = [Float](unsafeUninitializedCapacity: parents.count * H) { out, n in
+            c.withUnsafeBufferPointer { src in
+                for (i, p) in parents.enumerated() { (out.baseAddress! + i * H).initialize(from: src.baseAddress! + p * H, count: H) }
+            }
+            n = parents.count * H
         }
         h = nh
         c = nc
         imageOfRow = parents.map { imageOfRow[$0] }
     }
+}
+
+/// A growable scratch block of floats (its contents are not preserved between requests).
+final class DecoderScratch {
+    private var pointer: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    /// At least `count` floats (uninitialised, 64-byte aligned).
+    func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity || pointer == nil {
+            pointer.map { UnsafeMutableRawPointer($0).deallocate() }
+            capacity = max(count, 1)
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64).bindMemory(to: Float.self, capacity: capacity)
+        }
+        return pointer!
+    }
+
+    deinit { pointer.map { UnsafeMutableRawPointer($0).deallocate() } }
 }
 
 /// In-place, numerically stable log-softmax of each row.

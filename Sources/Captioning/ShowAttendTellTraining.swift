@@ -33,23 +33,33 @@ extension ShowAttendTell {
         for t in 0..<T { rowStart[t + 1] = rowStart[t] + rowsAt[t] }
         let N = rowStart[T]
         let tokStride = batch.tokenStride
+        let dropout = rng != nil && c.dropout > 0
 
-        var hPrev = [Float](repeating: 0, count: N * H), cPrev = [Float](repeating: 0, count: N * H)
-        var acts = [Float](repeating: 0, count: N * 4 * H)       // i, f, g, o after their nonlinearities
-        var tanhC = [Float](repeating: 0, count: N * H)
-        var hOut = [Float](repeating: 0, count: N * H)           // after dropout: the output layer's input
-        var dropScale = [Float](repeating: 1, count: rng == nil || c.dropout == 0 ? 0 : N * H)
-        var embX = [Float](repeating: 0, count: N * M)
-        var ctx = [Float](repeating: 0, count: att ? N * E : 0)  // gate * awe
-        var alpha = [Float](repeating: 0, count: att ? N * P : 0)
-        var awe = [Float](repeating: 0, count: att ? N * E : 0)
-        var gate = [Float](repeating: 0, count: att ? N * E : 0)
-        var pre = [Float](repeating: 0, count: att ? N * P * A : 0)
-        var encAtt = [Float](repeating: 0, count: att ? B * P * A : 0)
-        var mean = [Float](repeating: 0, count: B * E)
-        var h = [Float](repeating: 0, count: B * H), cell = [Float](repeating: 0, count: B * H)
-        var gates = [Float](repeating: 0, count: B * 4 * H)
-        var logits = [Float](repeating: 0, count: N * V)
+        // All activations live in the model's arena, reused from one step to the next.
+        let ar = trainingArena
+        ar.reset()
+        let hPrev = ar.alloc(N * H, zeroed: false), cPrev = ar.alloc(N * H, zeroed: false)
+        let acts = ar.alloc(N * 4 * H, zeroed: false)       // i, f, g, o after their nonlinearities
+        let tanhC = ar.alloc(N * H, zeroed: false)
+        let hOut = ar.alloc(N * H, zeroed: false)           // after dropout: the output layer's input
+        let dropScale = ar.alloc(dropout ? N * H : 0, zeroed: false)
+        let embX = ar.alloc(N * M, zeroed: false)
+        let ctx = ar.alloc(att ? N * E : 0, zeroed: false)  // gate * awe
+        let alpha = ar.alloc(att ? N * P : 0, zeroed: false)
+        let awe = ar.alloc(att ? N * E : 0, zeroed: false)
+        let gate = ar.alloc(att ? N * E : 0, zeroed: false)
+        let decAtt = ar.alloc(att ? N * A : 0, zeroed: false)
+        let encAtt = ar.alloc(att ? B * P * A : 0, zeroed: false)
+        let mean = ar.alloc(B * E)
+        let h = ar.alloc(B * H, zeroed: false), cell = ar.alloc(B * H, zeroed: false)
+        let gates = ar.alloc(B * 4 * H, zeroed: false)
+        let embGates = ar.alloc(N * 4 * H, zeroed: false)
+        let lstmBias = ar.alloc(4 * H, zeroed: false)
+        let logits = ar.alloc(N * V, zeroed: false)
+        // Weights used at every step, transposed once per batch (`[in, out]`) for the per-step products.
+        let wHHt = ar.alloc(H * 4 * H, zeroed: false)
+        let decAttWt = ar.alloc(att ? H * A : 0, zeroed: false), fBetaWt = ar.alloc(att ? H * E : 0, zeroed: false)
+        let wIHCtxT = ar.alloc(att ? E * 4 * H : 0, zeroed: false)
         var targets = [Int](repeating: 0, count: N)
 
         var ce: Float = 0
@@ -60,65 +70,55 @@ extension ShowAttendTell {
             let w = wBuf.baseAddress!, g = gBuf.baseAddress!, feat = featBuf.baseAddress!
             // ---- Forward ----
             for b in 0..<B {
-                for p in 0..<P { for e in 0..<E { mean[b * E + e] += feat[(b * P + p) * E + e] } }
+                for p in 0..<P { VectorMath.axpy(E, 1, feat + (b * P + p) * E, mean + b * E) }
                 for e in 0..<E { mean[b * E + e] /= Float(P) }
             }
-            Dense.forward(mean, rows: B, inFeatures: E, weight: w + initHW, bias: w + initHB, outFeatures: H, into: &h)
-            Dense.forward(mean, rows: B, inFeatures: E, weight: w + initCW, bias: w + initCB, outFeatures: H, into: &cell)
+            Dense.forward(mean, rows: B, inFeatures: E, weight: w + initHW, bias: w + initHB, outFeatures: H, into: h)
+            Dense.forward(mean, rows: B, inFeatures: E, weight: w + initCW, bias: w + initCB, outFeatures: H, into: cell)
             if att {
-                Dense.forward(feat, rows: B * P, inFeatures: E, weight: w + encAttW, bias: w + encAttB, outFeatures: A, into: &encAtt)
+                Dense.forward(feat, rows: B * P, inFeatures: E, weight: w + encAttW, bias: w + encAttB, outFeatures: A, into: encAtt)
             }
-            // Input tokens and targets of every row; the embedding half of the LSTM input for all rows at once.
+            // Input tokens and targets of every row; the embedding half of the LSTM input (and both biases) for all rows at once.
             for t in 0..<T {
                 for b in 0..<rowsAt[t] {
                     let r = rowStart[t] + b
                     let tok = Int(batch.tokens[b * tokStride + t])
                     targets[r] = Int(batch.tokens[b * tokStride + t + 1])
-                    for m in 0..<M { embX[r * M + m] = w[embW + tok * M + m] }
+                    (embX + r * M).update(from: w + embW + tok * M, count: M)
                 }
             }
-            var embGates = [Float](repeating: 0, count: N * 4 * H)
-            Dense.forward(embX, rows: N, inFeatures: M, weight: w + wIH, ldw: L, bias: nil, outFeatures: 4 * H, into: &embGates)
-            var decAtt = [Float](repeating: 0, count: att ? B * A : 0)
+            for j in 0..<(4 * H) { lstmBias[j] = w[bIH + j] + w[bHH + j] }
+            Dense.transpose(w + wHH, rows: 4 * H, cols: H, ld: H, into: wHHt)
+            if att {
+                Dense.transpose(w + decAttW, rows: A, cols: H, ld: H, into: decAttWt)
+                Dense.transpose(w + fBetaW, rows: E, cols: H, ld: H, into: fBetaWt)
+                Dense.transpose(w + wIH + M, rows: 4 * H, cols: E, ld: L, into: wIHCtxT)
+            }
+            Dense.forward(embX, rows: N, inFeatures: M, weight: w + wIH, ldw: L, bias: lstmBias, outFeatures: 4 * H, into: embGates)
             for t in 0..<T {
                 let bt = rowsAt[t], r0 = rowStart[t]
-                for k in 0..<(bt * H) { hPrev[r0 * H + k] = h[k]; cPrev[r0 * H + k] = cell[k] }
+                (hPrev + r0 * H).update(from: h, count: bt * H)
+                (cPrev + r0 * H).update(from: cell, count: bt * H)
                 // gates = emb part + biases + h · W_hhᵀ (+ ctx · W_ih[:, M:]ᵀ)
-                for b in 0..<bt {
-                    for j in 0..<(4 * H) { gates[b * 4 * H + j] = embGates[(r0 + b) * 4 * H + j] + w[bIH + j] + w[bHH + j] }
-                }
-                Dense.forward(h, rows: bt, inFeatures: H, weight: w + wHH, bias: nil, outFeatures: 4 * H, into: &gates, accumulate: true)
+                gates.update(from: embGates + r0 * 4 * H, count: bt * 4 * H)
+                Dense.forwardTransposed(h, rows: bt, inFeatures: H, weightT: wHHt, bias: nil, outFeatures: 4 * H, into: gates, accumulate: true)
                 if att {
-                    Dense.forward(h, rows: bt, inFeatures: H, weight: w + decAttW, bias: w + decAttB, outFeatures: A, into: &decAtt)
-                    attentionForward(rows: bt, regions: P, encoderSize: E, attentionSize: A, features: feat, encAtt: encAtt, decAtt: decAtt, fullW: w + fullAttW, fullB: w[fullAttB],
-                                     pre: &pre, preOffset: r0 * P * A, alpha: &alpha, aweOut: &awe, offset: r0)
+                    Dense.forwardTransposed(h, rows: bt, inFeatures: H, weightT: decAttWt, bias: w + decAttB, outFeatures: A, into: decAtt + r0 * A)
+                    SoftAttention.forward(rows: bt, regions: P, encoderSize: E, attentionSize: A, features: feat, encAtt: encAtt,
+                                          decAtt: decAtt + r0 * A, fullW: w + fullAttW, fullB: w[fullAttB], imageOfRow: nil,
+                                          alpha: alpha + r0 * P, awe: awe + r0 * E)
                     // gate = sigmoid(f_beta(h)); ctx = gate * awe
-                    gate.withUnsafeMutableBufferPointer { gp in
-                        Dense.forward(h, rows: bt, inFeatures: H, weight: w + fBetaW, bias: w + fBetaB, outFeatures: E, into: gp.baseAddress! + r0 * E)
-                    }
-                    for k in (r0 * E)..<((r0 + bt) * E) { gate[k] = sigmoid(gate[k]); ctx[k] = gate[k] * awe[k] }
-                    ctx.withUnsafeBufferPointer { cp in
-                        Dense.forward(cp.baseAddress! + r0 * E, rows: bt, inFeatures: E, weight: w + wIH + M, ldw: L, bias: nil,
-                                      outFeatures: 4 * H, into: &gates, accumulate: true)
-                    }
+                    let gt = gate + r0 * E
+                    Dense.forwardTransposed(h, rows: bt, inFeatures: H, weightT: fBetaWt, bias: w + fBetaB, outFeatures: E, into: gt)
+                    VectorMath.map(bt * E, gt, gt, vector: { VectorMath.sigmoid($0) }, scalar: { sigmoid($0) })
+                    VectorMath.zip(bt * E, gt, awe + r0 * E, ctx + r0 * E, vector: { $0 * $1 }, scalar: { $0 * $1 })
+                    Dense.forwardTransposed(ctx + r0 * E, rows: bt, inFeatures: E, weightT: wIHCtxT, bias: nil,
+                                            outFeatures: 4 * H, into: gates, accumulate: true)
                 }
-                // LSTM cell.
-                for b in 0..<bt {
-                    let r = r0 + b
-                    for j in 0..<H {
-                        let gi = sigmoid(gates[b * 4 * H + j]), gf = sigmoid(gates[b * 4 * H + H + j])
-                        let gg = tanhf(gates[b * 4 * H + 2 * H + j]), go = sigmoid(gates[b * 4 * H + 3 * H + j])
-                        let cNew = gf * cell[b * H + j] + gi * gg
-                        let tc = tanhf(cNew)
-                        acts[r * 4 * H + j] = gi; acts[r * 4 * H + H + j] = gf; acts[r * 4 * H + 2 * H + j] = gg; acts[r * 4 * H + 3 * H + j] = go
-                        cell[b * H + j] = cNew
-                        tanhC[r * H + j] = tc
-                        h[b * H + j] = go * tc
-                        hOut[r * H + j] = go * tc
-                    }
-                }
+                LSTMCellKernel.forward(rows: bt, hidden: H, gates: gates, c: cell, h: h, acts: acts + r0 * 4 * H, tanhC: tanhC + r0 * H)
+                (hOut + r0 * H).update(from: h, count: bt * H)
             }
-            if !dropScale.isEmpty, var generator = rng {
+            if dropout, var generator = rng {
                 let keep = 1 - c.dropout
                 for k in 0..<(N * H) {
                     let s: Float = generator.uniformFloat() < keep ? 1 / keep : 0
@@ -127,28 +127,17 @@ extension ShowAttendTell {
                 }
                 rng = generator
             }
-            Dense.forward(hOut, rows: N, inFeatures: H, weight: w + fcW, bias: w + fcB, outFeatures: V, into: &logits)
+            Dense.forward(hOut, rows: N, inFeatures: H, weight: w + fcW, bias: w + fcB, outFeatures: V, into: logits)
             // Cross-entropy (mean over the N target tokens); logits become dlogits in place.
-            var total: Double = 0
-            for r in 0..<N {
-                logits.withUnsafeMutableBufferPointer { lp in
-                    let row = lp.baseAddress! + r * V
-                    var m = -Float.infinity
-                    for v in 0..<V { m = max(m, row[v]) }
-                    var s: Float = 0
-                    for v in 0..<V { let e = expf(row[v] - m); row[v] = e; s += e }
-                    total -= Double(logf(row[targets[r]] / s))
-                    let inv = 1 / (s * Float(N))
-                    for v in 0..<V { row[v] *= inv }
-                    row[targets[r]] -= 1 / Float(N)
-                }
+            let total = targets.withUnsafeBufferPointer {
+                softmaxCrossEntropyInPlace(logits, rows: N, columns: V, targets: $0.baseAddress!, scale: 1 / Float(N))
             }
             ce = Float(total / Double(N))
 
             // ---- Backward ----
-            var dPenalty = [Float](repeating: 0, count: att ? B * P : 0)
+            let dPenalty = ar.alloc(att ? B * P : 0)
             if att {
-                var sums = [Float](repeating: 0, count: B * P)
+                let sums = ar.alloc(B * P)
                 for t in 0..<T { for b in 0..<rowsAt[t] { for p in 0..<P { sums[b * P + p] += alpha[(rowStart[t] + b) * P + p] } } }
                 var s: Double = 0
                 for k in 0..<(B * P) {
@@ -158,93 +147,80 @@ extension ShowAttendTell {
                 }
                 penalty = attentionPenaltyWeight * Float(s / Double(B * P))
             }
-            var dhOut = [Float](repeating: 0, count: N * H)
+            let dhOut = ar.alloc(N * H, zeroed: false)
             Dense.backward(logits, rows: N, outFeatures: V, x: hOut, inFeatures: H, weight: w + fcW,
-                           gradWeight: g + fcW, gradBias: g + fcB, gradInput: &dhOut, accumulateInput: false)
-            if !dropScale.isEmpty { for k in 0..<(N * H) { dhOut[k] *= dropScale[k] } }
-            var dh = [Float](repeating: 0, count: B * H), dc = [Float](repeating: 0, count: B * H)
-            var dhNext = [Float](repeating: 0, count: B * H)
-            var dGatesAll = [Float](repeating: 0, count: N * 4 * H)
-            var dEncAtt = [Float](repeating: 0, count: att ? B * P * A : 0)
-            var dCtx = [Float](repeating: 0, count: att ? B * E : 0)
-            var dGatePre = [Float](repeating: 0, count: att ? B * E : 0)
-            var dDecAtt = [Float](repeating: 0, count: att ? B * A : 0)
-            var dFeat = [Float](repeating: 0, count: featureGradient != nil ? B * P * E : 0)
+                           gradWeight: g + fcW, gradBias: g + fcB, gradInput: dhOut, accumulateInput: false)
+            if dropout { VectorMath.zip(N * H, dhOut, dropScale, dhOut, vector: { $0 * $1 }, scalar: { $0 * $1 }) }
+            let dh = ar.alloc(B * H), dc = ar.alloc(B * H), dhNext = ar.alloc(B * H, zeroed: false)
+            let dGatesAll = ar.alloc(N * 4 * H, zeroed: false)
+            let dEncAtt = ar.alloc(att ? B * P * A : 0)
+            let dCtx = ar.alloc(att ? B * E : 0, zeroed: false)
+            let dGatePre = ar.alloc(att ? N * E : 0, zeroed: false)
+            let dDecAtt = ar.alloc(att ? N * A : 0, zeroed: false)
+            let dFeat: UnsafeMutablePointer<Float>? = featureGradient != nil ? ar.alloc(B * P * E) : nil
             for t in stride(from: T - 1, through: 0, by: -1) {
                 let bt = rowsAt[t], r0 = rowStart[t]
-                for b in 0..<bt {
-                    let r = r0 + b
-                    for j in 0..<H {
-                        let dhj = dh[b * H + j] + dhOut[r * H + j]
-                        let gi = acts[r * 4 * H + j], gf = acts[r * 4 * H + H + j], gg = acts[r * 4 * H + 2 * H + j], go = acts[r * 4 * H + 3 * H + j]
-                        let tc = tanhC[r * H + j]
-                        let dcj = dc[b * H + j] + dhj * go * (1 - tc * tc)
-                        let base = r * 4 * H
-                        dGatesAll[base + j] = dcj * gg * gi * (1 - gi)
-                        dGatesAll[base + H + j] = dcj * cPrev[r * H + j] * gf * (1 - gf)
-                        dGatesAll[base + 2 * H + j] = dcj * gi * (1 - gg * gg)
-                        dGatesAll[base + 3 * H + j] = dhj * tc * go * (1 - go)
-                        dc[b * H + j] = dcj * gf
+                // dh (from the next step) + the output layer's gradient, then the cell.
+                VectorMath.zip(bt * H, dh, dhOut + r0 * H, dh, vector: { $0 + $1 }, scalar: { $0 + $1 })
+                let dG = dGatesAll + r0 * 4 * H
+                LSTMCellKernel.backward(rows: bt, hidden: H, acts: acts + r0 * 4 * H, tanhC: tanhC + r0 * H, cPrev: cPrev + r0 * H,
+                                        dh: dh, dc: dc, dGates: dG)
+                // Only the gradients on h are needed inside the loop; the weight gradients are taken over all steps afterwards.
+                Dense.inputGradient(dG, rows: bt, outFeatures: 4 * H, weight: w + wHH, inFeatures: H, into: dhNext, accumulate: false)
+                if att {
+                    Dense.inputGradient(dG, rows: bt, outFeatures: 4 * H, weight: w + wIH + M, ldw: L, inFeatures: E, into: dCtx, accumulate: false)
+                    let gt = gate + r0 * E, aw = awe + r0 * E, dgp = dGatePre + r0 * E
+                    for k in 0..<(bt * E) {
+                        let gk = gt[k]
+                        dgp[k] = dCtx[k] * aw[k] * gk * (1 - gk)
+                        dCtx[k] *= gk   // now d awe
                     }
+                    Dense.inputGradient(dgp, rows: bt, outFeatures: E, weight: w + fBetaW, inFeatures: H, into: dhNext, accumulate: true)
+                    SoftAttention.backward(rows: bt, regions: P, encoderSize: E, attentionSize: A, features: feat, encAtt: encAtt,
+                                           decAtt: decAtt + r0 * A, alpha: alpha + r0 * P, dAwe: dCtx, dPenalty: dPenalty,
+                                           fullW: w + fullAttW, gradFullW: g + fullAttW, gradFullB: g + fullAttB,
+                                           dEncAtt: dEncAtt, dDecAtt: dDecAtt + r0 * A, dFeatures: dFeat)
+                    Dense.inputGradient(dDecAtt + r0 * A, rows: bt, outFeatures: A, weight: w + decAttW, inFeatures: H, into: dhNext, accumulate: true)
                 }
-                dGatesAll.withUnsafeBufferPointer { dgp in
-                    let dG = dgp.baseAddress! + r0 * 4 * H
-                    hPrev.withUnsafeBufferPointer { hp in
-                        let hP = hp.baseAddress! + r0 * H
-                        Dense.backward(dG, rows: bt, outFeatures: 4 * H, x: hP, inFeatures: H, weight: w + wHH,
-                                       gradWeight: g + wHH, gradBias: g + bHH, gradInput: &dhNext, accumulateInput: false)
-                        for j in 0..<(4 * H) { var s: Float = 0; for b in 0..<bt { s += dG[b * 4 * H + j] }; g[bIH + j] += s }
-                        guard att else { return }
-                        ctx.withUnsafeBufferPointer { cp in
-                            Dense.backward(dG, rows: bt, outFeatures: 4 * H, x: cp.baseAddress! + r0 * E, inFeatures: E, weight: w + wIH + M, ldw: L,
-                                           gradWeight: g + wIH + M, gradBias: nil, gradInput: &dCtx, accumulateInput: false)
-                        }
-                        for b in 0..<bt {
-                            let r = r0 + b
-                            for e in 0..<E {
-                                let gt = gate[r * E + e]
-                                dGatePre[b * E + e] = dCtx[b * E + e] * awe[r * E + e] * gt * (1 - gt)
-                                dCtx[b * E + e] *= gt   // now d awe
-                            }
-                        }
-                        Dense.backward(dGatePre, rows: bt, outFeatures: E, x: hP, inFeatures: H, weight: w + fBetaW,
-                                       gradWeight: g + fBetaW, gradBias: g + fBetaB, gradInput: &dhNext)
-                        attentionBackward(rows: bt, regions: P, encoderSize: E, attentionSize: A, features: feat, alpha: alpha, pre: pre, preOffset: r0 * P * A, offset: r0,
-                                          dAwe: dCtx, dPenalty: dPenalty, fullW: w + fullAttW, gradFullW: g + fullAttW, gradFullB: g + fullAttB,
-                                          dEncAtt: &dEncAtt, dDecAtt: &dDecAtt, dFeat: &dFeat)
-                        Dense.backward(dDecAtt, rows: bt, outFeatures: A, x: hP, inFeatures: H, weight: w + decAttW,
-                                       gradWeight: g + decAttW, gradBias: g + decAttB, gradInput: &dhNext)
-                    }
-                }
-                for k in 0..<(bt * H) { dh[k] = dhNext[k] }
+                dh.update(from: dhNext, count: bt * H)
+            }
+            // Weight gradients of the recurrent part, over all N rows at once.
+            Dense.backward(dGatesAll, rows: N, outFeatures: 4 * H, x: hPrev, inFeatures: H, weight: w + wHH,
+                           gradWeight: g + wHH, gradBias: g + bHH, gradInput: nil)
+            for t in 0..<T {
+                let r0 = rowStart[t]
+                for b in 0..<rowsAt[t] { VectorMath.axpy(4 * H, 1, dGatesAll + (r0 + b) * 4 * H, g + bIH) }
+            }
+            if att {
+                Dense.backward(dGatesAll, rows: N, outFeatures: 4 * H, x: ctx, inFeatures: E, weight: w + wIH + M, ldw: L,
+                               gradWeight: g + wIH + M, gradBias: nil, gradInput: nil)
+                Dense.backward(dGatePre, rows: N, outFeatures: E, x: hPrev, inFeatures: H, weight: w + fBetaW,
+                               gradWeight: g + fBetaW, gradBias: g + fBetaB, gradInput: nil)
+                Dense.backward(dDecAtt, rows: N, outFeatures: A, x: hPrev, inFeatures: H, weight: w + decAttW,
+                               gradWeight: g + decAttW, gradBias: g + decAttB, gradInput: nil)
             }
             // Embedding half of the LSTM input, for all rows at once; then the embedding table.
-            var dEmbX = [Float](repeating: 0, count: N * M)
+            let dEmbX = ar.alloc(N * M, zeroed: false)
             Dense.backward(dGatesAll, rows: N, outFeatures: 4 * H, x: embX, inFeatures: M, weight: w + wIH, ldw: L,
-                           gradWeight: g + wIH, gradBias: nil, gradInput: &dEmbX, accumulateInput: false)
+                           gradWeight: g + wIH, gradBias: nil, gradInput: dEmbX, accumulateInput: false)
             for t in 0..<T {
                 for b in 0..<rowsAt[t] {
                     let r = rowStart[t] + b
                     let tok = Int(batch.tokens[b * tokStride + t])
-                    for m in 0..<M { g[embW + tok * M + m] += dEmbX[r * M + m] }
+                    VectorMath.axpy(M, 1, dEmbX + r * M, g + embW + tok * M)
                 }
             }
             // Initial state from the mean region.
-            var dMean = [Float](repeating: 0, count: B * E)
+            let dMean = ar.alloc(B * E)
             Dense.backward(dh, rows: B, outFeatures: H, x: mean, inFeatures: E, weight: w + initHW,
-                           gradWeight: g + initHW, gradBias: g + initHB, gradInput: &dMean)
+                           gradWeight: g + initHW, gradBias: g + initHB, gradInput: dMean)
             Dense.backward(dc, rows: B, outFeatures: H, x: mean, inFeatures: E, weight: w + initCW,
-                           gradWeight: g + initCW, gradBias: g + initCB, gradInput: &dMean)
+                           gradWeight: g + initCW, gradBias: g + initCB, gradInput: dMean)
             if att {
-                if featureGradient != nil {
-                    Dense.backward(dEncAtt, rows: B * P, outFeatures: A, x: feat, inFeatures: E, weight: w + encAttW,
-                                   gradWeight: g + encAttW, gradBias: g + encAttB, gradInput: &dFeat)
-                } else {
-                    Dense.backward(dEncAtt, rows: B * P, outFeatures: A, x: feat, inFeatures: E, weight: w + encAttW,
-                                   gradWeight: g + encAttW, gradBias: g + encAttB, gradInput: nil)
-                }
+                Dense.backward(dEncAtt, rows: B * P, outFeatures: A, x: feat, inFeatures: E, weight: w + encAttW,
+                               gradWeight: g + encAttW, gradBias: g + encAttB, gradInput: dFeat)
             }
-            if let featureGradient {
+            if let featureGradient, let dFeat {
                 for b in 0..<B { for p in 0..<P { for e in 0..<E { dFeat[(b * P + p) * E + e] += dMean[b * E + e] / Float(P) } } }
                 featureGradient.update(from: dFeat, count: B * P * E)
             }
@@ -255,7 +231,7 @@ extension ShowAttendTell {
     }
 }
 
-/// Soft attention for `rows` rows whose image is the row index: pre = relu(encAtt + decAtt), e = pre · w + b,
+/// Naive reference of `SoftAttention.forward` (kept for the kernel tests): for `rows` rows whose image is the row index: pre = relu(encAtt + decAtt), e = pre · w + b,
 /// α = softmax over regions, awe = Σ α · features. Writes pre, α and awe at row `offset` of their buffers.
 func attentionForward(rows: Int, regions P: Int, encoderSize E: Int, attentionSize A: Int, features: UnsafePointer<Float>, encAtt: [Float], decAtt: [Float],
                       fullW: UnsafePointer<Float>, fullB: Float, pre: inout [Float], preOffset: Int,
@@ -287,7 +263,7 @@ func attentionForward(rows: Int, regions P: Int, encoderSize E: Int, attentionSi
     }
 }
 
-/// Backward of `attentionForward` for rows `offset ..< offset + rows`; accumulates into dEncAtt, full_att's
+/// Naive reference of `SoftAttention.backward` (kept for the kernel tests): backward of `attentionForward` for rows `offset ..< offset + rows`; accumulates into dEncAtt, full_att's
 /// gradients and dFeat (if non-empty); overwrites dDecAtt[0 ..< rows].
 func attentionBackward(rows: Int, regions P: Int, encoderSize E: Int, attentionSize A: Int, features: UnsafePointer<Float>, alpha: [Float], pre: [Float], preOffset: Int, offset: Int,
                        dAwe: [Float], dPenalty: [Float], fullW: UnsafePointer<Float>, gradFullW: UnsafeMutablePointer<Float>,

@@ -68,7 +68,12 @@ public enum GEMMKernel: Int, Sendable, CustomStringConvertible {
 
 /// Process-wide `sgemm` settings (for tests and benchmarks; the defaults are what a user wants).
 public enum GEMMConfiguration {
-    private static let forced = Atomic<Int>(GEMMKernel.automatic.rawValue)
+    /// `CAPTION_GEMM_KERNEL=avx2` forces the AVX2 kernels from the start (for valgrind, which has no AVX-512).
+    private static let forced = Atomic<Int>(environmentKernel.rawValue)
+    private static var environmentKernel: GEMMKernel {
+        guard let e = getenv("CAPTION_GEMM_KERNEL") else { return .automatic }
+        return String(cString: e) == "avx2" ? .avx2 : .automatic
+    }
     private static let threshold = Atomic<Int>(1 << 21)
 
     /// The requested kernel. Setting `.avx512` on a CPU without AVX-512F falls back to AVX2.

@@ -12,9 +12,15 @@ import Darwin
 public enum VectorMath {
     @inlinable @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let hi: Float = 88.7228, lo: Float = -87.33
-        let xc = x.clamped(lowerBound: SIMD8(repeating: lo), upperBound: SIMD8(repeating: hi))
-        let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+        // Written with comparisons/blends and the 1.5·2^23 rounding trick only: the generic `clamped`,
+        // `rounded` and Int32 conversions of the standard library are not inlined and cost ~10x.
+        let hi = SIMD8<Float>(repeating: 88.7228), lo = SIMD8<Float>(repeating: -87.33)
+        var xc = x.replacing(with: hi, where: x .> hi)
+        xc.replace(with: lo, where: xc .< lo)
+        // n = round-to-nearest-even(xc · log2 e), exact for |n| < 2^22; its integer sits in t's low mantissa bits.
+        let magic = SIMD8<Float>(repeating: 12582912)
+        let t = xc * 1.44269504088896341 + magic
+        let n = t - magic
         var r = xc - n * 0.693359375
         r = r - n * -2.12194440e-4
         var p = SIMD8<Float>(repeating: 1.9875691500e-4)
@@ -25,7 +31,7 @@ public enum VectorMath {
         p = p * r + 5.0000001201e-1
         p = p * r * r + r + 1
         // 2^n by building the exponent; n in [-126, 128]: split to stay in range.
-        let ni = SIMD8<Int32>(n)
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
         let half = ni &>> 1
         let e1: SIMD8<Int32> = (half &+ 127) &<< 23
         let e2: SIMD8<Int32> = (ni &- half &+ 127) &<< 23
