@@ -103,6 +103,12 @@ public final class TrainingRun {
             guard resumed?.extraMetadata["training.state"] != nil else {
                 throw DatasetError("\(checkpointPath) has no training state to resume from")
             }
+            if let saved = resumed?.config {
+                let diffs = c.modelDifferences(from: saved)
+                guard diffs.isEmpty else {
+                    throw DatasetError("--resume with a different model than the checkpoint's (checkpoint vs now): \(diffs.joined(separator: "; "))")
+                }
+            }
         } else if FileSystem.isFile(checkpointPath) {
             throw DatasetError("\(c.outDirectory) already holds a training run (checkpoint.safetensors): pass --resume to continue it, or choose another --out")
         }
