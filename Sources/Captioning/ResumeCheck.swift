@@ -28,3 +28,17 @@ extension TrainingRunConfiguration {
         return d
     }
 }
+
+extension TrainingState {
+    /// Throws a one-line error when a checkpoint's state cannot be resumed from (negative counters, a learning rate
+    /// that is not a positive finite number): a corrupt checkpoint is refused instead of crashing the trainer.
+    public func validate() throws(DatasetError) {
+        for (name, v) in [("epoch", epoch), ("batchInEpoch", batchInEpoch), ("step", step), ("bestEpoch", bestEpoch),
+                          ("epochsWithoutImprovement", epochsWithoutImprovement), ("lossCount", lossCount)] where v < 0 {
+            throw DatasetError("training state: \(name) \(v) is negative")
+        }
+        guard learningRate.isFinite, learningRate > 0 else {
+            throw DatasetError("training state: learning rate \(learningRate) is not a positive number")
+        }
+    }
+}

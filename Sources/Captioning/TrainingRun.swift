@@ -113,6 +113,9 @@ public final class TrainingRun {
             throw DatasetError("\(c.outDirectory) already holds a training run (checkpoint.safetensors): pass --resume to continue it, or choose another --out")
         }
 
+        // What runs killed mid-write left behind.
+        for p in [checkpointPath, modelPath, logPath] { FileBytes.removeStaleTemporaries(of: p) }
+
         // Data.
         let dataset = try CaptionDataset.load(c.data, format: c.format, images: c.images)
         say(dataset.summary)
@@ -256,6 +259,7 @@ public final class TrainingRun {
                 throw DatasetError("--resume on different training data than the checkpoint's (dataset, --limit or vocabulary changed)")
             }
             state = try decodeMetadata(TrainingState.self, resumed, "training.state")
+            do { try state.validate() } catch { throw DatasetError("\(checkpointPath): \(error.description)") }
             guard let m = resumed.tensors["optimizer.m"], let v = resumed.tensors["optimizer.v"],
                   m.values.count == decoder.parameters.count, v.values.count == decoder.parameters.count,
                   let step = resumed.extraMetadata["optimizer.step"].flatMap({ Int($0) }) else {

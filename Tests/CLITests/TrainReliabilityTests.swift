@@ -93,7 +93,8 @@ final class TrainReliabilityTests: XCTestCase {
             // A fresh run first (killed once it has a checkpoint), then --resume of whatever the last kill left.
             let args = f.trainArguments(out: out, epochs: 400) + ["--patience", "400"] + (i == 0 ? [] : ["--resume"])
             let p = try BackgroundCaption(args)
-            XCTAssertTrue(p.wait(for: i == 0 ? "epoch 1:" : "resuming at epoch"), p.stderr)
+            // "epoch 2:" is printed after the first checkpoint is saved.
+            XCTAssertTrue(p.wait(for: i == 0 ? "epoch 2:" : "resuming at epoch"), p.stderr)
             // Anywhere in the next 0-300 ms: mid-step, mid-validation or mid-write of a checkpoint.
             usleep(UInt32(rng.next() % 300_000))
             kill(p.process.processIdentifier, SIGKILL)

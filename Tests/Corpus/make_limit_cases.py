@@ -39,3 +39,12 @@ def model_with(config_path, out):
 model_with('metadata/config-hidden-size-negative.json', 'safetensors/model-hidden-size-negative.safetensors')
 model_with('metadata/config-hidden-size-2e40.json', 'safetensors/model-hidden-size-2e40.safetensors')
 model_with('metadata/config-grid-size-negative.json', 'safetensors/model-grid-size-negative.safetensors')
+
+# Small-CNN encoder configurations asking for terabytes (crashed `describe --model` before channels were bounded).
+open('metadata/smallcnn-limit-channels-1e8.txt', 'w').write('stem=16;blocks=100000000/1;projection=none')
+open('metadata/smallcnn-limit-stem-4e12.txt', 'w').write('stem=4000000000000;blocks=32/1;projection=1280')
+
+# A checkpoint state with a negative batch index (crashed `train --resume` before states were validated).
+state = json.load(open('../../Fuzz/Seeds/metadata/lstm_training.state.json'))
+state['batchInEpoch'] = -5
+open('metadata/state-batch-in-epoch-negative.json', 'w').write(json.dumps(state, separators=(',', ':')))

@@ -22,6 +22,6 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = try? CaptionDecoder(config)
     }
     _ = try? ModelFile.decodeJSON(TrainingOptions.self, text, what: "training.options")
-    _ = try? ModelFile.decodeJSON(TrainingState.self, text, what: "training.state")
+    if let state = try? ModelFile.decodeJSON(TrainingState.self, text, what: "training.state") { _ = try? state.validate() }
     return 0
 }
