@@ -8,8 +8,10 @@ extension ModelConfig {
     /// Largest vocabulary accepted, in tokens.
     public static let maximumVocabulary = 10_000_000
 
-    /// Throws a one-line error naming the first size out of range, or the parameter count above the limit.
-    public func validate() throws(DatasetError) {
+    /// Throws a one-line error naming the first size out of range, or the parameter count above the limit;
+    /// returns about how many parameters the decoder has (exact for the lstm, an upper bound for the transformer).
+    @discardableResult
+    public func validate() throws(DatasetError) -> Double {
         func check(_ name: String, _ v: Int, _ range: ClosedRange<Int>) throws(DatasetError) {
             guard range.contains(v) else {
                 throw DatasetError("model config: \(name) \(v) is outside \(range.lowerBound)...\(range.upperBound)")
@@ -63,5 +65,6 @@ extension ModelConfig {
         guard parameters <= Double(Self.maximumDecoderParameters) else {
             throw DatasetError("model config: a decoder of about \(Int(parameters)) parameters is above the limit of \(Self.maximumDecoderParameters)")
         }
+        return parameters
     }
 }

@@ -39,6 +39,9 @@ def model_with(config_path, out):
 model_with('metadata/config-hidden-size-negative.json', 'safetensors/model-hidden-size-negative.safetensors')
 model_with('metadata/config-hidden-size-2e40.json', 'safetensors/model-hidden-size-2e40.safetensors')
 model_with('metadata/config-grid-size-negative.json', 'safetensors/model-grid-size-negative.safetensors')
+# Within the size limits, but a 4 KB file whose config asks for a decoder of 256 M parameters (1 GiB allocated).
+variant('/tmp/config-hidden-size-8000.json', 'lstm', 'hiddenSize', 8000)
+model_with('/tmp/config-hidden-size-8000.json', 'safetensors/model-hidden-size-8000.safetensors')
 
 # Small-CNN encoder configurations asking for terabytes (crashed `describe --model` before channels were bounded).
 open('metadata/smallcnn-limit-channels-1e8.txt', 'w').write('stem=16;blocks=100000000/1;projection=none')
