@@ -15,6 +15,12 @@ open('safetensors/limit-header-100MiB-plus-1.safetensors', 'wb').write(struct.pa
 # Caption lines one byte above the 10,000-byte limit.
 open('captions/hyp-limit-line-10001-bytes.txt', 'w').write('a.jpg\t' + 'x' * (10001 - 6) + '\n')
 open('captions/token-limit-line-10001-bytes.txt', 'w').write('a.jpg#0\t' + 'x' * (10001 - 8) + '\n')
+open('captions/hyp-limit-coco-caption-10001-bytes.json', 'w').write(json.dumps([{'image_id': 1, 'caption': 'x' * 10001}]))
+open('captions/ref-limit-coco-caption-10001-bytes.json', 'w').write(json.dumps({'annotations': [{'image_id': 1, 'caption': 'x' * 10001}]}))
+open('captions/karpathy-limit-caption-10001-bytes.json', 'w').write(json.dumps(
+    {'images': [{'filename': 'a.jpg', 'split': 'train', 'sentences': [{'raw': 'x' * 10001}]}]}))
+open('captions/coco-limit-caption-10001-bytes.json', 'w').write(json.dumps(
+    {'images': [{'id': 1, 'file_name': 'a.jpg'}], 'annotations': [{'image_id': 1, 'caption': 'x' * 10001}]}))
 open('captions/csv-limit-caption-10001-bytes.csv', 'w').write('image,caption\na.jpg,' + 'x' * 10001 + '\n')
 
 # Model configs with impossible sizes (a small lstm model's config, one field changed).
