@@ -15,6 +15,7 @@ public enum CaptionDecoder {
 
     /// Builds the decoder a config describes (weights zero until loaded or initialised).
     public init(_ config: ModelConfig) throws(DatasetError) {
+        try config.validate()
         switch config.decoder {
         case "lstm":
             guard let c = config.lstm else { throw DatasetError("model config names the lstm decoder but has no lstm sizes") }
@@ -76,7 +77,15 @@ public final class CaptionModel {
         do { vocabulary = try Vocabulary(json: file.vocabularyJSON) } catch {
             throw DatasetError("\(path): its vocabulary is invalid: \(error.description)")
         }
-        decoder = try CaptionDecoder(file.config)
+        // A config describing far more parameters than the file holds is refused before they are allocated.
+        let stored = file.tensors.reduce(0) { $0 + ($1.key.hasPrefix("decoder.") ? $1.value.values.count : 0) }
+        do throws(DatasetError) {
+            let described = try file.config.validate()
+            guard described <= 2 * Double(stored) + 1_000_000 else {
+                throw DatasetError("its config describes a decoder of about \(Int(described)) parameters but it holds \(stored)")
+            }
+            decoder = try CaptionDecoder(file.config)
+        } catch { throw DatasetError("\(path): \(error.description)") }
         let vocabSize: Int
         switch decoder {
         case .lstm(let m): vocabSize = m.config.vocabularySize

@@ -1,4 +1,5 @@
 import SafeTensors
+import Metrics
 
 /// Parsers of the caption files behind each DATASET form. They work on text (BOM removed, CRLF accepted) and
 /// report malformed input as a `DatasetError` naming the file and line.
@@ -11,6 +12,16 @@ enum DatasetParsers {
         mutating func add(_ name: String, _ caption: String) {
             if captions[name] == nil { names.append(name); captions[name] = [] }
             captions[name]!.append(caption)
+        }
+    }
+
+    /// The longest caption (or caption line) accepted, in bytes: the limit of `caption score`.
+    static let maxCaptionBytes = CaptionFiles.defaultMaxLineBytes
+
+    /// Throws when `caption` is above `maxCaptionBytes`; `location` names the file and line or record.
+    static func checkLength(_ caption: some StringProtocol, _ location: @autoclosure () -> String) throws(DatasetError) {
+        guard caption.utf8.count <= maxCaptionBytes else {
+            throw DatasetError("\(location()): caption of \(caption.utf8.count) bytes is above the limit of \(maxCaptionBytes) bytes")
         }
     }
 
@@ -52,8 +63,14 @@ enum DatasetParsers {
 
     /// `IMAGE#N<TAB>caption` or `IMAGE<TAB>caption` lines (the Flickr8k token format).
     static func tokenFile(_ path: String) throws(DatasetError) -> Grouped {
+        try tokenLines(try readText(path), path: path)
+    }
+
+    /// The token format parsed from text; `path` names the file in errors.
+    static func tokenLines(_ text: String, path: String) throws(DatasetError) -> Grouped {
         var g = Grouped()
-        for (i, line) in lines(try readText(path)).enumerated() {
+        for (i, line) in lines(text).enumerated() {
+            try checkLength(line, "\(path):\(i + 1)")
             if trimmed(line).isEmpty { continue }
             guard let tab = line.firstIndex(of: "\t") else {
                 throw DatasetError("\(path):\(i + 1): expected IMAGE#N<TAB>caption, found no tab")
@@ -129,7 +146,12 @@ enum DatasetParsers {
 
     /// A CSV with a header naming `image` and `caption` columns (any order, other columns ignored).
     static func csvFile(_ path: String) throws(DatasetError) -> Grouped {
-        let records = try csvRecords(try readText(path), path: path)
+        try csvCaptions(try readText(path), path: path)
+    }
+
+    /// The CSV form parsed from text; `path` names the file in errors.
+    static func csvCaptions(_ text: String, path: String) throws(DatasetError) -> Grouped {
+        let records = try csvRecords(text, path: path)
         guard let header = records.first else { throw DatasetError("\(path) is empty") }
         let names = header.map { $0.trimmingSpaces.lowercased() }
         guard let ic = names.firstIndex(where: { ["image", "image_name", "filename", "file_name"].contains($0) }),
@@ -141,6 +163,7 @@ enum DatasetParsers {
             guard r.count > max(ic, cc) else {
                 throw DatasetError("\(path): record \(i + 2) has \(r.count) field\(r.count == 1 ? "" : "s"), expected \(header.count)")
             }
+            try checkLength(r[cc], "\(path): record \(i + 2)")
             let name = r[ic].trimmingSpaces, caption = r[cc].trimmingSpaces
             if name.isEmpty || caption.isEmpty { continue }
             g.add(name, caption)
@@ -149,7 +172,10 @@ enum DatasetParsers {
     }
 
     static func parseJSON(_ path: String) throws(DatasetError) -> JSONValue {
-        let text = try readText(path)
+        try parseJSON(text: try readText(path), path: path)
+    }
+
+    static func parseJSON(text: String, path: String) throws(DatasetError) -> JSONValue {
         do { return try JSONValue.parse(Array(text.utf8), maxDepth: 32) } catch {
             throw DatasetError("\(path): invalid JSON: \(error.description)")
         }
@@ -176,10 +202,13 @@ enum DatasetParsers {
             var captions: [String] = []
             for s in im["sentences"]?.arrayValue ?? [] {
                 if let raw = s["raw"]?.stringValue {
+                    try checkLength(raw, "\(path): images[\(i)] (\(name))")
                     let t = raw.trimmingSpaces
                     if !t.isEmpty { captions.append(t) }
                 } else if let tokens = s["tokens"]?.arrayValue {
-                    captions.append(tokens.compactMap(\.stringValue).joined(separator: " "))
+                    let caption = tokens.compactMap(\.stringValue).joined(separator: " ")
+                    try checkLength(caption, "\(path): images[\(i)] (\(name))")
+                    captions.append(caption)
                 }
             }
             out.append(KarpathyImage(name: name, subdirectory: im["filepath"]?.stringValue, split: split == "restval" ? "train" : split,
@@ -213,6 +242,7 @@ enum DatasetParsers {
                 throw DatasetError("\(path): annotations[\(i)] needs 'image_id' and 'caption'")
             }
             guard nameOf[id] != nil else { throw DatasetError("\(path): annotations[\(i)] refers to image id \(id), which is not in 'images'") }
+            try checkLength(caption, "\(path): annotations[\(i)]")
             let t = caption.trimmingSpaces
             if !t.isEmpty { byImage[id, default: []].append(t) }
         }

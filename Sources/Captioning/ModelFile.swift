@@ -135,7 +135,9 @@ public struct ModelFile {
         guard let configText = f.metadata["config"], let vocab = f.metadata["vocabulary"] else {
             throw SafeTensorsError("\(path): model metadata lacks its config or vocabulary")
         }
-        config = try ModelFile.decodeJSON(ModelConfig.self, configText, what: "config")
+        do { config = try ModelFile.decodeJSON(ModelConfig.self, configText, what: "config") } catch {
+            throw SafeTensorsError("\(path): \(error.description)")
+        }
         vocabularyJSON = vocab
         var t: [String: (shape: [Int], values: [Float])] = [:]
         for name in f.names { t[name] = (try f.shape(name), try f.floats(name)) }
@@ -159,7 +161,8 @@ extension ModelFile {
 
     static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String, what: String) throws(SafeTensorsError) -> T {
         do { return try JSONDecoder().decode(type, from: Data(text.utf8)) } catch {
-            throw SafeTensorsError("model \(what) is invalid: \(error)")
+            // One line: decoding errors can span several.
+            throw SafeTensorsError("model \(what) is invalid: " + "\(error)".split(whereSeparator: \.isNewline).joined(separator: " "))
         }
     }
 }

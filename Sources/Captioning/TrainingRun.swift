@@ -106,7 +106,11 @@ public final class TrainingRun {
             guard let r = resumed, r.extraMetadata["training.state"] != nil else {
                 throw DatasetError("\(checkpointPath) has no training state to resume from")
             }
-            // Refuse different settings before any feature extraction.
+            // Refuse a different model or different settings before any feature extraction.
+            let modelDiffs = c.modelDifferences(from: r.config)
+            guard modelDiffs.isEmpty else {
+                throw DatasetError("--resume with a different model than the checkpoint's (checkpoint vs now): \(modelDiffs.joined(separator: "; "))")
+            }
             let diffs = c.options.differences(from: try decodeMetadata(TrainingOptions.self, r, "training.options"))
             guard diffs.isEmpty else {
                 throw DatasetError("--resume with different settings than the checkpoint: \(diffs.joined(separator: "; "))")
@@ -114,6 +118,9 @@ public final class TrainingRun {
         } else if FileSystem.isFile(checkpointPath) {
             throw DatasetError("\(c.outDirectory) already holds a training run (checkpoint.safetensors): pass --resume to continue it, or choose another --out")
         }
+
+        // What runs killed mid-write left behind.
+        for p in [checkpointPath, modelPath, logPath] { FileBytes.removeStaleTemporaries(of: p) }
 
         // Data.
         let dataset = try CaptionDataset.load(c.data, format: c.format, images: c.images)
@@ -286,6 +293,7 @@ public final class TrainingRun {
                 throw DatasetError("--resume on different training data than the checkpoint's (dataset, --limit or vocabulary changed)")
             }
             state = try decodeMetadata(TrainingState.self, resumed, "training.state")
+            do { try state.validate() } catch { throw DatasetError("\(checkpointPath): \(error.description)") }
             guard let m = resumed.tensors["optimizer.m"], let v = resumed.tensors["optimizer.v"],
                   m.values.count == decoder.parameters.count, v.values.count == decoder.parameters.count,
                   let step = resumed.extraMetadata["optimizer.step"].flatMap({ Int($0) }) else {

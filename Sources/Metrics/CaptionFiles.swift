@@ -46,7 +46,7 @@ public enum CaptionFiles {
     /// Parses a references file (lines or COCO captions JSON); `name` is used in error messages.
     public static func parseReferences(_ bytes: [UInt8], name: String, maxLineBytes: Int = defaultMaxLineBytes) throws(MetricsError) -> References {
         let body = stripBOM(bytes)
-        if isJSON(body) { return try cocoReferences(body, name: name) }
+        if isJSON(body) { return try cocoReferences(body, name: name, maxCaptionBytes: maxLineBytes) }
         var captions: [String: [String]] = [:]
         var order: [String] = []
         try eachLine(body, name: name, maxLineBytes: maxLineBytes) { (line, image, caption) throws(MetricsError) in
@@ -60,7 +60,7 @@ public enum CaptionFiles {
     /// Parses a hypotheses file (lines or COCO results JSON); a second hypothesis for an image is an error.
     public static func parseHypotheses(_ bytes: [UInt8], name: String, maxLineBytes: Int = defaultMaxLineBytes) throws(MetricsError) -> Hypotheses {
         let body = stripBOM(bytes)
-        if isJSON(body) { return try cocoResults(body, name: name) }
+        if isJSON(body) { return try cocoResults(body, name: name, maxCaptionBytes: maxLineBytes) }
         var captions: [String: String] = [:]
         var firstLine: [String: Int] = [:]
         var order: [String] = []
@@ -182,7 +182,14 @@ public enum CaptionFiles {
         }
     }
 
-    static func cocoResults(_ b: ArraySlice<UInt8>, name: String) throws(MetricsError) -> Hypotheses {
+    /// Throws when a JSON caption is longer than the line limit of the line formats.
+    static func checkLength(_ caption: String, _ max: Int, _ location: @autoclosure () -> String) throws(MetricsError) {
+        guard caption.utf8.count <= max else {
+            throw MetricsError("\(location()): caption of \(caption.utf8.count) bytes is above the limit of \(max) bytes")
+        }
+    }
+
+    static func cocoResults(_ b: ArraySlice<UInt8>, name: String, maxCaptionBytes: Int = defaultMaxLineBytes) throws(MetricsError) -> Hypotheses {
         guard let items = try parseJSON(b, name: name).arrayValue else {
             throw MetricsError("\(name): a COCO results file must be a JSON array of {\"image_id\", \"caption\"}")
         }
@@ -195,6 +202,7 @@ public enum CaptionFiles {
             guard let caption = item["caption"]?.stringValue else {
                 throw MetricsError("\(name): result \(k) lacks a string \"caption\"")
             }
+            try checkLength(caption, maxCaptionBytes, "\(name): result \(k)")
             if let first = firstIndex[id] {
                 throw MetricsError("\(name): second hypothesis for image \(id) (results \(first) and \(k))")
             }
@@ -206,7 +214,7 @@ public enum CaptionFiles {
         return Hypotheses(captions: captions, order: order)
     }
 
-    static func cocoReferences(_ b: ArraySlice<UInt8>, name: String) throws(MetricsError) -> References {
+    static func cocoReferences(_ b: ArraySlice<UInt8>, name: String, maxCaptionBytes: Int = defaultMaxLineBytes) throws(MetricsError) -> References {
         let root = try parseJSON(b, name: name)
         guard root.objectValue != nil, let annotations = root["annotations"]?.arrayValue else {
             throw MetricsError("\(name): a COCO captions file must be an object with an \"annotations\" array")
@@ -228,6 +236,7 @@ public enum CaptionFiles {
             guard let caption = a["caption"]?.stringValue else {
                 throw MetricsError("\(name): annotations[\(k)] lacks a string \"caption\"")
             }
+            try checkLength(caption, maxCaptionBytes, "\(name): annotations[\(k)]")
             if captions[id] == nil { order.append(id); captions[id] = [] }
             captions[id]?.append(caption)
         }

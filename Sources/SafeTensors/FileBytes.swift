@@ -78,4 +78,22 @@ public enum FileBytes {
         let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY)
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
+
+    /// Removes the temporary files (`.NAME.tmp-PID`, see `writeAtomically`) that processes killed while writing
+    /// `path` left behind, when their process no longer exists. Returns how many were removed.
+    @discardableResult
+    public static func removeStaleTemporaries(of path: String) -> Int {
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? "."
+        let prefix = "." + (slash.map { String(path[path.index(after: $0)...]) } ?? path) + ".tmp-"
+        guard let d = opendir(dir.isEmpty ? "/" : dir) else { return 0 }
+        defer { closedir(d) }
+        var removed = 0
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH, unlink((dir.isEmpty ? "" : dir + "/") + name) == 0 { removed += 1 }
+        }
+        return removed
+    }
 }

@@ -57,6 +57,24 @@ public struct SmallCNNConfiguration: Sendable, Equatable, Codable {
             + ";projection=" + (projectionChannels.map(String.init) ?? "none")
     }
 
+    /// Largest channel count a parsed configuration may name.
+    public static let maximumChannels = 65536
+    /// Largest parameter count a parsed configuration may describe (2^28, 1 GiB of floats).
+    public static let maximumParameters = 1 << 28
+
+    /// About how many parameters the network has (convolutions and batch norms), in floating point so that it
+    /// cannot overflow.
+    public var parameterEstimate: Double {
+        var n = Double(stemChannels) * (27 + 4), previous = Double(stemChannels)
+        for b in blocks {
+            let c = Double(b.channels)
+            n += previous * (9 + 4) + previous * c + 4 * c
+            previous = c
+        }
+        if let p = projectionChannels { n += previous * Double(p) + Double(p) }
+        return n
+    }
+
     /// Parses `serialized`; throws a one-line error on malformed text.
     public init(parsing text: String) throws(EncoderWeightsError) {
         var stem: Int?, blocks: [Block]?, projection: Int??
@@ -82,7 +100,14 @@ public struct SmallCNNConfiguration: Sendable, Equatable, Codable {
         guard let stem, stem > 0, let blocks, let projection, (projection ?? 1) > 0, blocks.count < 1000 else {
             throw EncoderWeightsError("small cnn configuration: incomplete '\(text)'")
         }
+        // Sizes are bounded before anything is allocated (a corrupt model file must not ask for terabytes).
+        for c in [stem, projection ?? 1] + blocks.map(\.channels) where c > Self.maximumChannels {
+            throw EncoderWeightsError("small cnn configuration: \(c) channels is above the limit of \(Self.maximumChannels)")
+        }
         self.init(stemChannels: stem, blocks: blocks, projectionChannels: projection)
+        guard parameterEstimate <= Double(Self.maximumParameters) else {
+            throw EncoderWeightsError("small cnn configuration: about \(Int(parameterEstimate)) parameters is above the limit of \(Self.maximumParameters)")
+        }
     }
 }
 

@@ -75,8 +75,13 @@ enum CommandSupport {
     static func model(_ path: String, encoderWeights: String?) throws -> (CaptionModel, RegionEncoder) {
         let m = try CaptionModel.load(path)
         guard let file = m.file else { throw CLIError("\(path): not a model file") }
-        let e = try EncoderCatalog.make(for: m.config.encoder, model: file, weights: encoderWeights)
-        return (m, e)
+        do {
+            return (m, try EncoderCatalog.make(for: m.config.encoder, model: file, weights: encoderWeights))
+        } catch {
+            // Name the model file (the error may be about its embedded encoder) unless the message already does.
+            let d = "\(error)"
+            throw CLIError(d.contains(path) ? d : "\(path): \(d)")
+        }
     }
 
     /// Parses `--length-penalty`: `none`, `average:ALPHA` (or just ALPHA), `gnmt:ALPHA`; absent: nil (the model's default, `CaptionModel.searchOptions`).

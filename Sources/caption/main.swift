@@ -79,4 +79,7 @@ func writeStderr(_ s: String) {
     }
 }
 
+// Past a file-size limit (`ulimit -f`), write() then fails with EFBIG and the error is reported (the temporary
+// file removed, the previous file kept) instead of the process being killed by SIGXFSZ.
+signal(SIGXFSZ, SIG_IGN)
 exit(mainEntry())

@@ -20,9 +20,10 @@ enum CLIRunner {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func run(_ arguments: [String], currentDirectory: URL? = nil) throws -> CLIResult {
+    /// Runs `caption` (or `executable`, e.g. a shell that sets limits first) with `arguments`.
+    static func run(_ arguments: [String], currentDirectory: URL? = nil, executable other: URL? = nil) throws -> CLIResult {
         let p = Process()
-        p.executableURL = executable
+        p.executableURL = other ?? executable
         p.arguments = arguments
         if let currentDirectory { p.currentDirectoryURL = currentDirectory }
         let out = Pipe(), err = Pipe()

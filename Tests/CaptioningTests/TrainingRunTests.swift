@@ -60,6 +60,7 @@ final class TrainingRunTests: XCTestCase {
     func configuration(out: String, epochs: Int, decoder: String = "lstm") -> TrainingRunConfiguration {
         var c = TrainingRunConfiguration(data: root + "/data")
         c.decoder = decoder
+        c.encoder = "pool"
         c.outDirectory = root + "/" + out
         c.cacheDirectory = root + "/cache"
         c.minCount = 1
@@ -140,5 +141,13 @@ final class TrainingRunTests: XCTestCase {
         c3.resume = true
         c3.options.learningRate = 0.5
         XCTAssertThrowsError(try run(c3)) { XCTAssertTrue("\($0)".contains("learning rate"), "\($0)") }
+        // So is resuming with another decoder size or decoder, the difference named.
+        var c4 = configuration(out: "split", epochs: 3)
+        c4.resume = true
+        c4.lstm.hidden = 16
+        XCTAssertThrowsError(try run(c4)) { XCTAssertTrue("\($0)".contains("--hidden-size 12 vs 16"), "\($0)") }
+        var c5 = configuration(out: "split", epochs: 3, decoder: "transformer")
+        c5.resume = true
+        XCTAssertThrowsError(try run(c5)) { XCTAssertTrue("\($0)".contains("decoder lstm vs transformer"), "\($0)") }
     }
 }

@@ -1,0 +1,9 @@
+import ImageCodecs
+
+/// libFuzzer entry point: the PNG decoder either throws or returns a well-formed image.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzPNG(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    if let image = try? decodePNG(bytes) { checkImage(image) }
+    return 0
+}
