@@ -76,53 +76,49 @@ public func sgemmDot1x4AVX512(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePo
     put(c, d0, alpha, beta); put(c + 1, d1, alpha, beta); put(c + 2, d2, alpha, beta); put(c + 3, d3, alpha, beta)
 }
 
-/// Five rows of A (stride `lda`) against four rows of B (stride `ldb`): twenty `SIMD16` accumulators, so a
-/// five-beam step reads each weight row once (the 4x4 kernel plus a 1x4 pass would stream B twice).
+/// Five rows of A (stride `lda`) against four rows of B (stride `ldb`), as two passes of five rows against two rows
+/// of B: a five-beam step reads each weight row once (the 4x4 kernel plus a 1x4 pass would stream B twice), and ten
+/// accumulators leave registers to spare (twenty in one loop make LLVM spill).
 @inline(never)
 public func sgemmDot5x4AVX512(_ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                               _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    dot5x2(k, a, lda, b, ldb, c, ldc, alpha, beta)
+    dot5x2(k, a, lda, b + 2 * ldb, ldb, c + 2, ldc, alpha, beta)
+}
+
+/// Five rows of A against two rows of B: ten `SIMD16` accumulators.
+@inline(never)
+private func dot5x2(_ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
     let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda
-    let b0 = b, b1 = b + ldb, b2 = b + 2 * ldb, b3 = b + 3 * ldb
-    var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s02 = SIMD16<Float>(), s03 = SIMD16<Float>()
-    var s10 = SIMD16<Float>(), s11 = SIMD16<Float>(), s12 = SIMD16<Float>(), s13 = SIMD16<Float>()
-    var s20 = SIMD16<Float>(), s21 = SIMD16<Float>(), s22 = SIMD16<Float>(), s23 = SIMD16<Float>()
-    var s30 = SIMD16<Float>(), s31 = SIMD16<Float>(), s32 = SIMD16<Float>(), s33 = SIMD16<Float>()
-    var s40 = SIMD16<Float>(), s41 = SIMD16<Float>(), s42 = SIMD16<Float>(), s43 = SIMD16<Float>()
+    let b0 = b, b1 = b + ldb
+    var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s10 = SIMD16<Float>(), s11 = SIMD16<Float>()
+    var s20 = SIMD16<Float>(), s21 = SIMD16<Float>(), s30 = SIMD16<Float>(), s31 = SIMD16<Float>()
+    var s40 = SIMD16<Float>(), s41 = SIMD16<Float>()
     let full = k / 16
     for step in 0..<full {
         let p = step &* 16
-        let x0 = load16(a0, p), x1 = load16(a1, p), x2 = load16(a2, p), x3 = load16(a3, p), x4 = load16(a4, p)
-        var y = load16(b0, p)
-        s00 = s00.addingProduct(x0, y); s10 = s10.addingProduct(x1, y); s20 = s20.addingProduct(x2, y)
-        s30 = s30.addingProduct(x3, y); s40 = s40.addingProduct(x4, y)
-        y = load16(b1, p)
-        s01 = s01.addingProduct(x0, y); s11 = s11.addingProduct(x1, y); s21 = s21.addingProduct(x2, y)
-        s31 = s31.addingProduct(x3, y); s41 = s41.addingProduct(x4, y)
-        y = load16(b2, p)
-        s02 = s02.addingProduct(x0, y); s12 = s12.addingProduct(x1, y); s22 = s22.addingProduct(x2, y)
-        s32 = s32.addingProduct(x3, y); s42 = s42.addingProduct(x4, y)
-        y = load16(b3, p)
-        s03 = s03.addingProduct(x0, y); s13 = s13.addingProduct(x1, y); s23 = s23.addingProduct(x2, y)
-        s33 = s33.addingProduct(x3, y); s43 = s43.addingProduct(x4, y)
+        let y0 = load16(b0, p), y1 = load16(b1, p)
+        var x = load16(a0, p)
+        s00 = s00.addingProduct(x, y0); s01 = s01.addingProduct(x, y1)
+        x = load16(a1, p)
+        s10 = s10.addingProduct(x, y0); s11 = s11.addingProduct(x, y1)
+        x = load16(a2, p)
+        s20 = s20.addingProduct(x, y0); s21 = s21.addingProduct(x, y1)
+        x = load16(a3, p)
+        s30 = s30.addingProduct(x, y0); s31 = s31.addingProduct(x, y1)
+        x = load16(a4, p)
+        s40 = s40.addingProduct(x, y0); s41 = s41.addingProduct(x, y1)
     }
-    let sums = (s00.sum(), s01.sum(), s02.sum(), s03.sum(), s10.sum(), s11.sum(), s12.sum(), s13.sum(),
-                s20.sum(), s21.sum(), s22.sum(), s23.sum(), s30.sum(), s31.sum(), s32.sum(), s33.sum(),
-                s40.sum(), s41.sum(), s42.sum(), s43.sum())
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 20) { d in
-        d[0] = sums.0; d[1] = sums.1; d[2] = sums.2; d[3] = sums.3; d[4] = sums.4; d[5] = sums.5; d[6] = sums.6; d[7] = sums.7
-        d[8] = sums.8; d[9] = sums.9; d[10] = sums.10; d[11] = sums.11; d[12] = sums.12; d[13] = sums.13; d[14] = sums.14
-        d[15] = sums.15; d[16] = sums.16; d[17] = sums.17; d[18] = sums.18; d[19] = sums.19
-        if full * 16 < k {
-            for r in 0..<5 {
-                let row = a + r * lda
-                for q in 0..<4 {
-                    let col = b + q * ldb
-                    var t: Float = 0
-                    for p in (full * 16)..<k { t += row[p] * col[p] }
-                    d[r * 4 + q] += t
-                }
-            }
-        }
-        for r in 0..<5 { for q in 0..<4 { put(c + r * ldc + q, d[r * 4 + q], alpha, beta) } }
+    var d = (s00.sum(), s01.sum(), s10.sum(), s11.sum(), s20.sum(), s21.sum(), s30.sum(), s31.sum(), s40.sum(), s41.sum())
+    for p in (full * 16)..<k {
+        let y0 = b0[p], y1 = b1[p]
+        d.0 += a0[p] * y0; d.1 += a0[p] * y1; d.2 += a1[p] * y0; d.3 += a1[p] * y1; d.4 += a2[p] * y0
+        d.5 += a2[p] * y1; d.6 += a3[p] * y0; d.7 += a3[p] * y1; d.8 += a4[p] * y0; d.9 += a4[p] * y1
     }
+    put(c, d.0, alpha, beta); put(c + 1, d.1, alpha, beta)
+    put(c + ldc, d.2, alpha, beta); put(c + ldc + 1, d.3, alpha, beta)
+    put(c + 2 * ldc, d.4, alpha, beta); put(c + 2 * ldc + 1, d.5, alpha, beta)
+    put(c + 3 * ldc, d.6, alpha, beta); put(c + 3 * ldc + 1, d.7, alpha, beta)
+    put(c + 4 * ldc, d.8, alpha, beta); put(c + 4 * ldc + 1, d.9, alpha, beta)
 }
