@@ -51,11 +51,6 @@ enum GEMMSmallRows {
             let w = min(4, j1 - j)
             var i = 0
             if w == 4 && wide {
-                // Fives first (one pass over B for a five-beam step), but 8 = 4 + 4 rather than 5 + 3 x 1.
-                while m - i >= 5 && m - i != 8 {
-                    sgemmDot5x4AVX512(k, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc, alpha, beta)
-                    i += 5
-                }
                 while i + 4 <= m {
                     sgemmDot4x4AVX512(k, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc, alpha, beta)
                     i += 4

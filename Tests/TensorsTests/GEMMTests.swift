@@ -73,7 +73,7 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    /// Every row count of the few-row path (1...8 covers the 5x4, 4x4 and 1x4 AVX-512 kernels and the 3x4/1x4 AVX2 ones)
+    /// Every row count of the few-row path (1...8 covers the 4x4 and 1x4 AVX-512 kernels and the 3x4/1x4 AVX2 ones)
     /// on odd depths (vector tails) and widths (column edges), against the float64 loop.
     func testFewRowsEveryRowCountAndOddSizes() throws {
         var rng = SeededRandom(seed: 33)
