@@ -67,9 +67,23 @@ public struct ShowAttendTellStepDecoder: StepDecoder {
         c.withUnsafeMutableBufferPointer { cb in
             let w = wb.baseAddress!, hp = hb.baseAddress!, cp = cb.baseAddress!
             for (r, tok) in lastTokens.enumerated() { (x + r * L).update(from: w + m.embW + tok * M, count: M) }
+            // Every product of the previous h in one pass (one thread-pool dispatch): the hidden half of the
+            // LSTM gates (with both biases) and, with attention, decoder_att and f_beta.
+            for r in 0..<R {
+                let g = gates + r * 4 * H
+                for j in 0..<(4 * H) { g[j] = w[m.bIH + j] + w[m.bHH + j] }
+            }
+            var onH = [TransposedBProduct(a: hp, lda: H, b: w + m.wHH, ldb: H, n: 4 * H, k: H, beta: 1, c: gates, ldc: 4 * H)]
             if att {
-                Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.decAttW, bias: w + m.decAttB, outFeatures: A, into: decAtt)
-                Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.fBetaW, bias: w + m.fBetaB, outFeatures: E, into: gate)
+                for r in 0..<R {
+                    (decAtt + r * A).update(from: w + m.decAttB, count: A)
+                    (gate + r * E).update(from: w + m.fBetaB, count: E)
+                }
+                onH.insert(TransposedBProduct(a: hp, lda: H, b: w + m.decAttW, ldb: H, n: A, k: H, beta: 1, c: decAtt, ldc: A), at: 0)
+                onH.insert(TransposedBProduct(a: hp, lda: H, b: w + m.fBetaW, ldb: H, n: E, k: H, beta: 1, c: gate, ldc: E), at: 1)
+            }
+            sgemmBatchTransposedB(m: R, onH)
+            if att {
                 // awe goes straight into the context half of x, then is gated in place.
                 features.withUnsafeBufferPointer { fb in
                 encAtt.withUnsafeBufferPointer { eb in
@@ -90,8 +104,7 @@ public struct ShowAttendTellStepDecoder: StepDecoder {
                 }
                 }
             }
-            Dense.forward(x, rows: R, inFeatures: L, weight: w + m.wIH, bias: w + m.bIH, outFeatures: 4 * H, into: gates)
-            Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.wHH, bias: w + m.bHH, outFeatures: 4 * H, into: gates, accumulate: true)
+            Dense.forward(x, rows: R, inFeatures: L, weight: w + m.wIH, bias: nil, outFeatures: 4 * H, into: gates, accumulate: true)
             LSTMCellKernel.forward(rows: R, hidden: H, gates: gates, c: cp, h: hp)
             logits.withUnsafeMutableBufferPointer { lb in
                 Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.fcW, bias: w + m.fcB, outFeatures: V, into: lb.baseAddress!)

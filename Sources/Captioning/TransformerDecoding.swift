@@ -135,7 +135,7 @@ public struct TransformerStepDecoder: StepDecoder {
             Dense.forward(ln, rows: R, inFeatures: D, weight: w + m.fcW, bias: w + m.fcB, outFeatures: V, into: &logits)
         }
         position += 1
-        logSoftmaxRows(&logits, rows: R, columns: V)
+        logits.withUnsafeMutableBufferPointer { logSoftmaxRowsInPlace($0.baseAddress!, rows: R, columns: V) }
         return (logits, lastCross)
     }
 

@@ -48,6 +48,38 @@ public func sgemm(_ transA: Transpose, _ transB: Transpose,
                        blocking: blocking, threads: threads)
 }
 
+/// One product `C = A · Bᵀ + beta · C` of `sgemmBatchTransposedB`: `A` is `[m, k]` (row stride `lda`), `B` is `[n, k]`
+/// (a Linear weight, row stride `ldb`), `C` is `[m, n]` (row stride `ldc`); `beta` is 0 or 1 (with 0, `C` is not read).
+public struct TransposedBProduct {
+    public var a: UnsafePointer<Float>, lda: Int
+    public var b: UnsafePointer<Float>, ldb: Int
+    public var n: Int, k: Int
+    public var beta: Float
+    public var c: UnsafeMutablePointer<Float>, ldc: Int
+
+    public init(a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, n: Int, k: Int, beta: Float,
+                c: UnsafeMutablePointer<Float>, ldc: Int) {
+        (self.a, self.lda, self.b, self.ldb, self.n, self.k, self.beta, self.c, self.ldc) = (a, lda, b, ldb, n, k, beta, c, ldc)
+    }
+}
+
+/// Several independent `A · Bᵀ` products with the same number of rows `m` (e.g. the Linear layers of one decoder step
+/// that share an input), as one parallel pass over all their weight rows when `m` is small: one thread-pool
+/// dispatch instead of one per product. Same results as calling `sgemm(.noTranspose, .transpose, ...)` on each.
+public func sgemmBatchTransposedB(m: Int, _ products: [TransposedBProduct]) {
+    if m <= 0 { return }
+    let flops = products.reduce(0.0) { $0 + 2 * Double(m) * Double($1.n) * Double($1.k) }
+    if m == 1 || m > GEMMSmallRows.maxRows || products.contains(where: { $0.k <= 0 }) {
+        for p in products {
+            sgemm(.noTranspose, .transpose, m: m, n: p.n, k: p.k, alpha: 1, a: p.a, lda: p.lda, b: p.b, ldb: p.ldb,
+                  beta: p.beta, c: p.c, ldc: p.ldc)
+        }
+        return
+    }
+    let threads = flops < GEMMConfiguration.parallelThresholdFlops ? 1 : ThreadPool.shared.threadCount
+    GEMMSmallRows.run(m: m, products: products, threads: threads)
+}
+
 /// The micro-kernel families `sgemm` can use.
 public enum GEMMKernel: Int, Sendable, CustomStringConvertible {
     /// AVX-512 when `CPUFeatures.hasAVX512F`, else AVX2.

@@ -14,42 +14,70 @@ enum GEMMSmallRows {
         let chunks = threads == 1 ? 1 : min(blocks, 4 * threads)
         let perChunk = (blocks + chunks - 1) / chunks
         let cp = SendablePointer(p: c)
-        let wide = GEMMConfiguration.resolvedKernel == .avx512
         ThreadPool.shared.parallelFor(chunks, maxThreads: threads) { chunk, _ in
             let j0 = chunk * perChunk * 4, j1 = min(n, j0 + perChunk * 4)
-            var j = j0
-            while j < j1 {
-                let w = min(4, j1 - j)
-                var i = 0
-                if w == 4 && wide {
-                    while i + 4 <= m {
-                        sgemmDot4x4AVX512(k, a + i * lda, lda, b + j * ldb, ldb, cp.p + i * ldc + j, ldc, alpha, beta)
-                        i += 4
-                    }
-                    while i < m {
-                        sgemmDot1x4AVX512(k, a + i * lda, b + j * ldb, ldb, cp.p + i * ldc + j, alpha, beta)
-                        i += 1
-                    }
-                } else if w == 4 {
-                    while i + 3 <= m {
-                        dot3x4(k, a + i * lda, lda, b + j * ldb, ldb, cp.p + i * ldc + j, ldc, alpha, beta)
-                        i += 3
-                    }
-                    while i < m {
-                        dot1x4(k, a + i * lda, b + j * ldb, ldb, cp.p + i * ldc + j, alpha, beta)
-                        i += 1
-                    }
-                } else {
-                    for r in 0..<m {
-                        for q in 0..<w {
-                            let d = VectorMath.dot(k, a + r * lda, b + (j + q) * ldb)
-                            let o = cp.p + r * ldc + j + q
-                            o.pointee = alpha * d + (beta == 0 ? 0 : beta * o.pointee)
-                        }
+            columns(j0, j1, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: cp.p, ldc: ldc)
+        }
+    }
+
+    /// Several few-row products in one parallel pass (one thread-pool dispatch instead of one per product):
+    /// the column blocks of all of them are cut into pieces of similar work and shared by the threads.
+    static func run(m: Int, products: [TransposedBProduct], threads: Int) {
+        var pieces: [(product: Int, j0: Int, j1: Int)] = []
+        let totalWork = products.reduce(0) { $0 + $1.n * $1.k }
+        let target = max(4 * 64, totalWork / max(1, 4 * threads))   // ~4 pieces per thread
+        for (index, p) in products.enumerated() where p.n > 0 {
+            let blocksPerPiece = max(1, target / max(1, 4 * p.k))
+            var j = 0
+            while j < p.n {
+                let j1 = min(p.n, j + 4 * blocksPerPiece)
+                pieces.append((index, j, j1))
+                j = j1
+            }
+        }
+        ThreadPool.shared.parallelFor(pieces.count, maxThreads: threads) { i, _ in
+            let piece = pieces[i], p = products[piece.product]
+            columns(piece.j0, piece.j1, m: m, k: p.k, alpha: 1, a: p.a, lda: p.lda, b: p.b, ldb: p.ldb, beta: p.beta, c: p.c, ldc: p.ldc)
+        }
+    }
+
+    /// Columns `j0..<j1` of `C = alpha * A * B^T + beta * C`.
+    @inline(__always)
+    private static func columns(_ j0: Int, _ j1: Int, m: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let wide = GEMMConfiguration.resolvedKernel == .avx512
+        var j = j0
+        while j < j1 {
+            let w = min(4, j1 - j)
+            var i = 0
+            if w == 4 && wide {
+                while i + 4 <= m {
+                    sgemmDot4x4AVX512(k, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc, alpha, beta)
+                    i += 4
+                }
+                while i < m {
+                    sgemmDot1x4AVX512(k, a + i * lda, b + j * ldb, ldb, c + i * ldc + j, alpha, beta)
+                    i += 1
+                }
+            } else if w == 4 {
+                while i + 3 <= m {
+                    dot3x4(k, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc, alpha, beta)
+                    i += 3
+                }
+                while i < m {
+                    dot1x4(k, a + i * lda, b + j * ldb, ldb, c + i * ldc + j, alpha, beta)
+                    i += 1
+                }
+            } else {
+                for r in 0..<m {
+                    for q in 0..<w {
+                        let d = VectorMath.dot(k, a + r * lda, b + (j + q) * ldb)
+                        let o = c + r * ldc + j + q
+                        o.pointee = alpha * d + (beta == 0 ? 0 : beta * o.pointee)
                     }
                 }
-                j += w
             }
+            j += w
         }
     }
 

@@ -73,6 +73,77 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// Every row count of the few-row path (1...8 covers the 4x4 and 1x4 AVX-512 kernels and the 3x4/1x4 AVX2 ones)
+    /// on odd depths (vector tails) and widths (column edges), against the float64 loop.
+    func testFewRowsEveryRowCountAndOddSizes() throws {
+        var rng = SeededRandom(seed: 33)
+        for (kernel, threads) in try kernels().flatMap({ k in [(k, 1), (k, 2)] }) {
+            try withSettings(kernel: kernel, threads: threads, threshold: 0) {
+                for m in 1...8 {
+                    for (n, k) in [(4, 16), (8, 1), (13, 17), (37, 15), (21, 47), (6, 130)] {
+                        try check(m, n, k, .noTranspose, .transpose, alpha: 1, beta: 0, rng: &rng, pad: (3, 1, 2), label: "\(kernel) t\(threads)")
+                        try check(m, n, k, .noTranspose, .transpose, alpha: 0.5, beta: 1, rng: &rng, label: "\(kernel) t\(threads)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// `sgemmBatchTransposedB`: several products of different widths, depths and strides in one call, each equal to
+    /// the float64 loop; `beta == 0` ignores NaN in C, `beta == 1` accumulates; padding of C is untouched.
+    func testBatchOfTransposedBProductsMatchesNaiveLoops() throws {
+        var rng = SeededRandom(seed: 34)
+        let shapes: [(n: Int, k: Int, beta: Float)] = [(37, 33, 1), (4, 16, 0), (130, 7, 1), (9, 64, 0)]
+        for (kernel, threads) in try kernels().flatMap({ k in [(k, 1), (k, 2)] }) {
+            try withSettings(kernel: kernel, threads: threads, threshold: 0) {
+                for m in Array(1...8) + [17] {
+                    let lda = shapes.map(\.k).max()! + 3          // one A for all, read with each product's depth
+                    let a = (0..<(m * lda)).map { _ in rng.uniform(-1, 1) }
+                    let bs = shapes.map { s in (0..<(s.n * (s.k + 1))).map { _ in rng.uniform(-1, 1) } }
+                    let c0 = shapes.map { s in (0..<(m * (s.n + 2))).map { _ in s.beta == 0 ? Float.nan : rng.uniform(-1, 1) } }
+                    var cs = c0
+                    a.withUnsafeBufferPointer { pa in
+                        // Stable addresses for the call: copy operands into allocations.
+                        let bAlloc = bs.map { b -> UnsafeMutablePointer<Float> in
+                            let p = UnsafeMutablePointer<Float>.allocate(capacity: b.count); p.initialize(from: b, count: b.count); return p
+                        }
+                        let cAlloc = cs.map { c -> UnsafeMutablePointer<Float> in
+                            let p = UnsafeMutablePointer<Float>.allocate(capacity: c.count); p.initialize(from: c, count: c.count); return p
+                        }
+                        defer { bAlloc.forEach { $0.deallocate() }; cAlloc.forEach { $0.deallocate() } }
+                        let products = shapes.enumerated().map { i, s in
+                            TransposedBProduct(a: pa.baseAddress!, lda: lda, b: bAlloc[i], ldb: s.k + 1, n: s.n, k: s.k, beta: s.beta,
+                                               c: cAlloc[i], ldc: s.n + 2)
+                        }
+                        sgemmBatchTransposedB(m: m, products)
+                        for i in shapes.indices { cs[i] = Array(UnsafeBufferPointer(start: cAlloc[i], count: cs[i].count)) }
+                    }
+                    for (q, s) in shapes.enumerated() {
+                        let ldb = s.k + 1, ldc = s.n + 2
+                        var failures = 0
+                        for i in 0..<m {
+                            for j in 0..<ldc {
+                                let got = cs[q][i * ldc + j], old = c0[q][i * ldc + j]
+                                if j >= s.n {
+                                    if !(got == old || (got.isNaN && old.isNaN)) { failures += 1 }
+                                    continue
+                                }
+                                var sum = 0.0, mag = 0.0
+                                for p in 0..<s.k {
+                                    let t = Double(a[i * lda + p]) * Double(bs[q][j * ldb + p])
+                                    sum += t; mag += abs(t)
+                                }
+                                let prior = s.beta == 0 ? 0 : Double(old)
+                                if !(abs(Double(got) - (sum + prior)) <= 1e-5 * max(mag + abs(prior), 1e-30)) { failures += 1 }
+                            }
+                        }
+                        XCTAssertEqual(failures, 0, "\(kernel) t\(threads) m\(m) product \(q) (n \(s.n), k \(s.k), beta \(s.beta))")
+                    }
+                }
+            }
+        }
+    }
+
     func testBetaZeroIgnoresNaNInC() throws {
         var rng = SeededRandom(seed: 9)
         for kernel in try kernels() {
