@@ -16,6 +16,13 @@ public final class ParameterStore {
 
     public init() {}
 
+    /// Reserves room for `count` parameter values (and their gradients) so that registering them does not regrow
+    /// and copy the buffers.
+    public func reserve(_ count: Int) {
+        values.reserveCapacity(count)
+        gradients.reserveCapacity(count)
+    }
+
     /// Registers a parameter and returns its offset. Values start at zero.
     @discardableResult
     public func add(_ name: String, shape: [Int]) -> Int {
@@ -23,8 +30,9 @@ public final class ParameterStore {
         let e = Entry(name: name, shape: shape, offset: values.count)
         index[name] = entries.count
         entries.append(e)
-        values += [Float](repeating: 0, count: e.count)
-        gradients += [Float](repeating: 0, count: e.count)
+        // Appended in place (no temporary arrays): loading a 10 M-parameter model registers every tensor here.
+        values.append(contentsOf: repeatElement(0, count: e.count))
+        gradients.append(contentsOf: repeatElement(0, count: e.count))
         return e.offset
     }
 

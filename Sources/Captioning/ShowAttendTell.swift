@@ -45,6 +45,8 @@ public final class ShowAttendTell {
         config = c
         let p = parameters
         let (V, M, E, A, H) = (c.vocabularySize, c.embeddingSize, c.encoderSize, c.attentionSize, c.hiddenSize)
+        // One allocation for all parameters (an upper bound: with attention), not a regrowth per tensor.
+        p.reserve(A * (E + H + 3) + 1 + V * (M + H + 1) + 4 * H * (c.lstmInput + H + 2) + 2 * H * (E + 1) + E * (H + 1))
         if c.useAttention {
             encAttW = p.add("attention.encoder_att.weight", shape: [A, E]); encAttB = p.add("attention.encoder_att.bias", shape: [A])
             decAttW = p.add("attention.decoder_att.weight", shape: [A, H]); decAttB = p.add("attention.decoder_att.bias", shape: [A])
