@@ -229,7 +229,7 @@ public final class DistillationRun {
                                        progressLabel: c.progress ? "teacher features (\(label))" : nil) { chunk in
                 if Interrupt.requested { throw Interrupted() }
                 let x = try inputs(chunk.compactMap { byPath[$0] })
-                return Self.regionsLast(teacher.features(DistillationAugmentation.convert(x, to: teacher.preprocessing)))
+                return RegionEncoder.regionRows(teacher.features(DistillationAugmentation.convert(x, to: teacher.preprocessing)))
             }
             let s = ProgressReporter.now() - started
             say(cached ? "teacher features (\(label)): \(images.count) images from the cache"
@@ -264,7 +264,7 @@ public final class DistillationRun {
             var s = 0
             while s < val.count {
                 let chunk = Array(val[s..<min(s + c.featureBatch, val.count)])
-                let f = Self.regionsLast(student.features(try inputs(chunk)))
+                let f = RegionEncoder.regionRows(student.features(try inputs(chunk)))
                 let off = s * P * C
                 for r in 0..<(chunk.count * P) {
                     var dot = 0.0, ns = 0.0, nt = 0.0
@@ -393,17 +393,6 @@ public final class DistillationRun {
         var text = ""
         for h in history { text += try ModelFile.encodeJSON(h) + "\n" }
         do { try FileBytes.writeAtomically(Array(text.utf8), to: logPath) } catch { throw DatasetError("\(error)") }
-    }
-
-    /// `[N, C, h, w]` -> `[N, h*w, C]` values.
-    static func regionsLast(_ f: Tensor) -> [Float] {
-        let (N, C) = (f.shape[0], f.shape[1])
-        let P = f.count / max(N * C, 1)
-        var out = [Float](repeating: 0, count: f.count)
-        f.withUnsafeBufferPointer { src in
-            for i in 0..<N { for c in 0..<C { for p in 0..<P { out[(i * P + p) * C + c] = src[(i * C + c) * P + p] } } }
-        }
-        return out
     }
 
     /// The option fields (other than epochs) in which `a` and `b` differ, as `name: now vs checkpoint`.

@@ -87,7 +87,7 @@ public final class EncoderFineTuning {
             }
         }
         let y = suffix.forward(Variable(x))
-        return (Self.regionRows(y.value), y)
+        return (RegionEncoder.regionRows(y.value), y)
     }
 
     /// Back-propagates the gradient of the region features (`[B, regions, channels]`) through the suffix into
@@ -130,16 +130,5 @@ public final class EncoderFineTuning {
     public func updateEncoder() {
         syncModules()
         encoder.load(suffix: suffix)
-    }
-
-    /// `[N, C, h, w]` to `[N, h*w, C]`.
-    static func regionRows(_ f: Tensor) -> [Float] {
-        let (N, C) = (f.shape[0], f.shape[1])
-        let P = f.count / max(N * C, 1)
-        var out = [Float](repeating: 0, count: f.count)
-        f.withUnsafeBufferPointer { src in
-            for i in 0..<N { for c in 0..<C { for p in 0..<P { out[(i * P + p) * C + c] = src[(i * C + c) * P + p] } } }
-        }
-        return out
     }
 }

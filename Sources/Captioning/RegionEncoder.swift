@@ -55,7 +55,11 @@ public final class RegionEncoder {
         let batch = Tensor(shape: [inputs.count] + first.shape) { out in
             for (i, t) in inputs.enumerated() { t.withUnsafeBufferPointer { (out + i * n).update(from: $0.baseAddress!, count: n) } }
         }
-        let f = encoder.features(batch)
+        return Self.regionRows(encoder.features(batch))
+    }
+
+    /// Feature maps `[N, C, h, w]` as region rows `[N, h*w, C]` (the decoders' layout).
+    static func regionRows(_ f: Tensor) -> [Float] {
         let (N, C) = (f.shape[0], f.shape[1])
         let P = f.count / max(N * C, 1)
         var out = [Float](repeating: 0, count: f.count)

@@ -131,3 +131,12 @@ final class BackgroundCaption: @unchecked Sendable {
         return process.terminationStatus
     }
 }
+
+/// A hostile input's outcome: a non-zero exit that is not a signal, and exactly one `error:` line naming `name`.
+func assertOneErrorLine(_ r: CLIResult, naming name: String, _ context: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertNotEqual(r.status, 0, context, file: file, line: line)
+    XCTAssertLessThan(r.status, 128, "\(context): killed by a signal", file: file, line: line)
+    let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+    XCTAssertEqual(lines.count, 1, "\(context): \(r.stderr)", file: file, line: line)
+    XCTAssertTrue(lines.first?.contains(name) ?? false, "\(context): the error names \(name): \(r.stderr)", file: file, line: line)
+}

@@ -8,14 +8,6 @@ final class HostileInputTests: XCTestCase {
         CLIRunner.repositoryRoot.appendingPathComponent("Tests/ImageCodecsTests/Fixtures/hostile")
     }
 
-    func assertOneErrorLine(_ r: CLIResult, naming name: String, _ context: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(r.status, 0, context, file: file, line: line)
-        XCTAssertLessThan(r.status, 128, "\(context): killed by a signal", file: file, line: line)
-        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
-        XCTAssertEqual(lines.count, 1, "\(context): \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(lines.first?.contains(name) ?? false, "\(context): the error names the file: \(r.stderr)", file: file, line: line)
-    }
-
     func testEveryHostileImageIsOneErrorLineFromDescribe() throws {
         let f = try CLIFixture.shared()
         XCTAssertEqual(f.trainResult.status, 0, f.trainResult.stderr)

@@ -13,14 +13,6 @@ final class RegressionCorpusTests: XCTestCase {
         return try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted().map { dir + "/" + $0 }
     }
 
-    func assertOneErrorLine(_ r: CLIResult, naming name: String, _ context: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(r.status, 0, context, file: file, line: line)
-        XCTAssertLessThan(r.status, 128, "\(context): killed by a signal", file: file, line: line)
-        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
-        XCTAssertEqual(lines.count, 1, "\(context): \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(lines.first?.contains(name) ?? false, "\(context): the error names \(name): \(r.stderr)", file: file, line: line)
-    }
-
     func testImagesAreOneErrorLineFromDescribe() throws {
         let f = try CLIFixture.shared()
         var count = 0

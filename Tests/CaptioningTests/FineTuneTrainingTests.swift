@@ -102,7 +102,7 @@ final class FineTuneTrainingTests: XCTestCase {
         tuning.syncModules()
         let prefix = tuning.prefixActivations([try original.input(path: image)])
         let y = withNoGrad { tuning.suffix.forward(Variable(Tensor(shape: [1] + tuning.prefixShape, prefix))) }.value
-        let inMemory = EncoderFineTuning.regionRows(y)
+        let inMemory = RegionEncoder.regionRows(y)
         XCTAssertEqual(described.count, inMemory.count)
         let scale = max(1, inMemory.map { abs($0) }.max() ?? 0)
         let worst = zip(described, inMemory).map { abs($0 - $1) }.max() ?? 0
