@@ -35,6 +35,9 @@ public struct DistillationRunConfiguration: Sendable {
     /// Channel multiplier of the student (1: `SmallCNNConfiguration.standard`, 1.46 M parameters with a 1280 projection).
     public var width = 1.0
     public var options = DistillationOptions()
+    /// Weight of the teacher's hints (`DistillationOptions.hintWeight`); nil: 1 in online mode with a teacher
+    /// that gives hints (MobileNetV2, ResNets), else 0.
+    public var hintWeight: Float?
     /// Checkpoint every this many batches within an epoch (and always at the end of each epoch); 0: epochs only.
     public var checkpointEvery = 100
     public var cacheDirectory = ".caption-cache/features"
@@ -173,6 +176,22 @@ public final class DistillationRun {
         }
         var options = c.options
         if c.teacherMode == .cached { options.minimumCropArea = 1 }
+        let hintTeacher = teacher.encoder as? any HintTeacher
+        if let w = c.hintWeight, w > 0 {
+            guard c.teacherMode == .online else { throw DatasetError("--hint-weight needs --teacher-mode online (the teacher's inner maps are not cached)") }
+            guard hintTeacher != nil else { throw DatasetError("teacher \(c.teacher) gives no hints: use --hint-weight 0") }
+            options.hintWeight = w
+        } else {
+            options.hintWeight = c.hintWeight ?? (c.teacherMode == .online && hintTeacher != nil ? 1 : 0)
+        }
+        var hintLayout: [HintLayout] = []
+        if options.hintWeight > 0, let hintTeacher {
+            let shapes = hintTeacher.featuresAndHints(Tensor(shape: [1, 3, size, size])).hints.map { Array($0.shape.dropFirst()) }
+            switch HintLayout.match(student: studentConfig, inputSize: size, teacherShapes: shapes) {
+            case .success(let l): hintLayout = l
+            case .failure(let e): throw DatasetError("teacher \(c.teacher): \(e.description)")
+            }
+        }
         let weightsID = teacher.weightsSHA256.map { String($0.prefix(16)) } ?? "random7"
         let dataID = FeatureCache.hex(FeatureCache.fingerprint((train + [CaptionedImage(name: "|", path: "", captions: [])] + val)
             .flatMap { Array($0.name.utf8) + [0] }))
@@ -207,7 +226,7 @@ public final class DistillationRun {
             history = readLog().filter { $0.epoch <= distiller.state.epoch }
             say("resuming at epoch \(distiller.state.epoch + 1), batch \(distiller.state.batchInEpoch + 1) (step \(distiller.state.step))")
         } else {
-            distiller = Distiller(student: SmallCNN(configuration: studentConfig, seed: options.seed), options: options)
+            distiller = Distiller(student: SmallCNN(configuration: studentConfig, seed: options.seed), options: options, hints: hintLayout)
         }
         let student = distiller.student
         let studentParameters = student.parameters.reduce(0) { $0 + $1.value.count }
@@ -407,6 +426,7 @@ public final class DistillationRun {
         check("flips", a.flip, b.flip)
         check("--min-crop", a.minimumCropArea, b.minimumCropArea)
         check("--cosine-weight", a.cosineWeight, b.cosineWeight)
+        check("--hint-weight", a.hintWeight, b.hintWeight)
         return d
     }
 

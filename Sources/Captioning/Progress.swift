@@ -11,12 +11,15 @@ public final class ProgressReporter {
     private let interactive: Bool
     private let interval: Double
     private let started: Double
+    private let startingAt: Int
     private var lastPrint: Double = -1
     private var lastWidth = 0
 
-    /// - Parameters: `total` items of `unit` (e.g. "img"); `interactive` defaults to whether stderr is a terminal.
-    public init(_ label: String, total: Int, unit: String, interactive: Bool? = nil, interval: Double = 10) {
+    /// - Parameters: `total` items of `unit` (e.g. "img"); `interactive` defaults to whether stderr is a terminal;
+    ///   `startingAt`: items already done before this process (a resumed run), left out of the rate.
+    public init(_ label: String, total: Int, unit: String, interactive: Bool? = nil, interval: Double = 10, startingAt: Int = 0) {
         self.label = label
+        self.startingAt = max(0, startingAt)
         self.total = max(total, 0)
         self.unit = unit
         self.interactive = interactive ?? (isatty(2) != 0)
@@ -36,9 +39,9 @@ public final class ProgressReporter {
     /// The text of a progress line for `done` items, e.g. `epoch 2  340/938 img  41.2 img/s  ETA 0:14  loss 3.21`.
     public func line(done: Int, extra: String = "") -> String {
         let e = max(elapsed, 1e-9)
-        let rate = Double(done) / e
+        let rate = Double(max(done - startingAt, 0)) / e
         var s = "\(label)  \(done)/\(total) \(unit)  \(formatRate(rate)) \(unit)/s"
-        if done > 0, total > done { s += "  ETA \(ProgressReporter.duration(Double(total - done) / rate))" }
+        if done > startingAt, total > done { s += "  ETA \(ProgressReporter.duration(Double(total - done) / rate))" }
         if done >= total, total > 0 { s += "  \(ProgressReporter.duration(e))" }
         if !extra.isEmpty { s += "  " + extra }
         return s

@@ -228,7 +228,8 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
         if state.finished { return (.completed, state) }
         while state.epoch < options.epochs {
             let plan = batches(epoch: state.epoch)
-            let reporter = progress ? ProgressReporter("epoch \(state.epoch + 1)/\(options.epochs)", total: plan.count, unit: "batches") : nil
+            let reporter = progress ? ProgressReporter("epoch \(state.epoch + 1)/\(options.epochs)", total: plan.count, unit: "batches",
+                                                         startingAt: state.batchInEpoch) : nil
             let started = ProgressReporter.now() - state.secondsInEpoch
             while state.batchInEpoch < plan.count {
                 let indices = plan[state.batchInEpoch]

@@ -29,10 +29,14 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
     public var minimumCropArea: Float
     /// Weight of an extra `1 - cosine` term per region (0: plain MSE).
     public var cosineWeight: Float
+    /// Weight of the hint terms (FitNets): each teacher hint map's MSE against an adapted student stage,
+    /// divided by that map's variance and multiplied by the final map's, so that every hint counts like the
+    /// final features. 0: none. Needs a `HintTeacher` running on each view (`DistillationTeacher.encoder`).
+    public var hintWeight: Float
 
     public init(epochs: Int = 10, batchSize: Int = 32, learningRate: Float = 2e-3, finalLearningRateFraction: Float = 0.02,
                 weightDecay: Float = 0, seed: UInt64 = 0, flip: Bool = true, minimumCropArea: Float = 0.5,
-                cosineWeight: Float = 0) {
+                cosineWeight: Float = 0, hintWeight: Float = 0) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -42,6 +46,24 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
         self.flip = flip
         self.minimumCropArea = minimumCropArea
         self.cosineWeight = cosineWeight
+        self.hintWeight = hintWeight
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case epochs, batchSize, learningRate, finalLearningRateFraction, weightDecay, seed, flip, minimumCropArea,
+             cosineWeight, hintWeight
+    }
+
+    /// Decodes options stored by earlier versions too (no `hintWeight`: 0).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(epochs: try c.decode(Int.self, forKey: .epochs), batchSize: try c.decode(Int.self, forKey: .batchSize),
+                  learningRate: try c.decode(Float.self, forKey: .learningRate),
+                  finalLearningRateFraction: try c.decode(Float.self, forKey: .finalLearningRateFraction),
+                  weightDecay: try c.decode(Float.self, forKey: .weightDecay), seed: try c.decode(UInt64.self, forKey: .seed),
+                  flip: try c.decode(Bool.self, forKey: .flip), minimumCropArea: try c.decode(Float.self, forKey: .minimumCropArea),
+                  cosineWeight: try c.decode(Float.self, forKey: .cosineWeight),
+                  hintWeight: try c.decodeIfPresent(Float.self, forKey: .hintWeight) ?? 0)
     }
 }
 
@@ -96,19 +118,30 @@ public struct DistillationError: Error, CustomStringConvertible, Sendable, Equat
 public final class Distiller {
     public static let stateMetadataKey = "distillation_state"
     public static let optionsMetadataKey = "distillation_options"
+    public static let hintsMetadataKey = "distillation_hints"
 
     public let student: SmallCNN
     public let options: DistillationOptions
     public private(set) var state: DistillationState
+    /// Where the teacher's hints enter the student (empty: no hints).
+    public let hintLayout: [HintLayout]
+    let hints: HintAdapters
     let optimizer: Adam
 
-    public init(student: SmallCNN, options: DistillationOptions) {
+    /// A run from scratch; `hints` pairs the teacher's hint maps with student stages (used when
+    /// `options.hintWeight > 0`; see `HintLayout.match`).
+    public init(student: SmallCNN, options: DistillationOptions, hints: [HintLayout] = []) {
         self.student = student
         self.options = options
+        hintLayout = options.hintWeight > 0 ? hints : []
+        self.hints = HintAdapters(layout: hintLayout, seed: options.seed)
         state = DistillationState()
-        optimizer = Adam(student.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay,
-                         decoupled: true)
+        optimizer = Adam(student.parameters + self.hints.parameters, learningRate: options.learningRate,
+                         weightDecay: options.weightDecay, decoupled: true)
     }
+
+    /// Every trained parameter with its checkpoint name (the student's, then the hint adapters').
+    var trainedParameters: [(String, Variable)] { student.namedParameters + prefixed("hint", hints.namedParameters) }
 
     /// Learning rate at `step` of `total` (cosine decay from the peak to its final fraction).
     public func learningRate(step: Int, total: Int) -> Float {
@@ -177,23 +210,46 @@ public final class Distiller {
         let views = indices.map { augmentation(index: $0, epoch: state.epoch, height: x.shape[2], width: x.shape[3]) }
         let input = DistillationAugmentation.apply(x, views)
         let target: Tensor
+        var hintTargets: [Tensor] = []
         switch teacher {
         case .encoder(let t):
-            target = withNoGrad { t.features(DistillationAugmentation.convert(input, to: t.preprocessing)) }
+            let teacherInput = DistillationAugmentation.convert(input, to: t.preprocessing)
+            if !hintLayout.isEmpty {
+                guard let ht = t as? any HintTeacher else { throw DistillationError("distill: teacher \(t.name) gives no hints") }
+                (target, hintTargets) = withNoGrad { ht.featuresAndHints(teacherInput) }
+                guard hintTargets.count == hintLayout.count else {
+                    throw DistillationError("distill: teacher \(t.name) gives \(hintTargets.count) hints, the run expects \(hintLayout.count)")
+                }
+            } else {
+                target = withNoGrad { t.features(teacherInput) }
+            }
         case .precomputed(let features):
             let f = try features(indices)
             guard f.rank == 4, f.shape[0] == indices.count else {
                 throw DistillationError("distill: teacher features have shape \(f.shape), expected [\(indices.count), C, h, w]")
             }
+            guard hintLayout.isEmpty else { throw DistillationError("distill: hints need the teacher on every view (online mode)") }
             target = DistillationAugmentation.mirror(f, where: views.map(\.flip))
         }
         optimizer.zeroGrad()
-        let y = student.forward(Variable(input))
+        let (y, taps) = student.forward(Variable(input), tapping: Set(hintLayout.map(\.studentStage)))
         guard y.shape == target.shape else {
             throw DistillationError("distill: student features \(y.shape) do not match the teacher's \(target.shape)")
         }
         var loss = mseLoss(y, Variable(target))
         if options.cosineWeight > 0 { loss = loss + options.cosineWeight * cosineDistance(y, Variable(target)) }
+        if !hintLayout.isEmpty {
+            let finalVariance = populationVariance(target)
+            for (k, h) in hintLayout.enumerated() {
+                guard let tap = taps[h.studentStage] else { continue }
+                let adapted = hints.convolutions[k](tap)
+                guard adapted.shape == hintTargets[k].shape else {
+                    throw DistillationError("distill: student stage \(h.studentStage) gives \(adapted.shape) for the teacher's hint \(hintTargets[k].shape)")
+                }
+                let scale = options.hintWeight * finalVariance / populationVariance(hintTargets[k])
+                loss = loss + scale * mseLoss(adapted, Variable(hintTargets[k]))
+            }
+        }
         loss.backward()
         optimizer.step()
         return loss.value.item
@@ -238,17 +294,18 @@ public final class Distiller {
     /// configuration (metadata) to `path`, atomically.
     public func save(to path: String) throws(DistillationError) {
         var w = SafeTensorsWriter()
-        let named = student.namedParameters
         do {
             try StateDict.add(student, to: &w, prefix: "student.")
-            for (name, t) in optimizer.stateTensors(named) {
+            if !hintLayout.isEmpty { try StateDict.add(hints, to: &w, prefix: "hint.") }
+            for (name, t) in optimizer.stateTensors(trainedParameters) {
                 try w.add(name: "optimizer." + name, floats: t.scalars, shape: t.shape)
             }
             let enc = JSONEncoder()
             enc.outputFormatting = .sortedKeys
             let meta = [Self.stateMetadataKey: String(decoding: try enc.encode(state), as: UTF8.self),
                         Self.optionsMetadataKey: String(decoding: try enc.encode(options), as: UTF8.self),
-                        SmallCNN.configurationMetadataKey: student.configuration.serialized]
+                        SmallCNN.configurationMetadataKey: student.configuration.serialized,
+                        Self.hintsMetadataKey: String(decoding: try enc.encode(hintLayout), as: UTF8.self)]
             try w.write(to: path, metadata: meta)
         } catch {
             throw DistillationError("\(path): cannot save distillation checkpoint: \(error)")
@@ -274,12 +331,22 @@ public final class Distiller {
                 chosen = options
             }
             let student = try SmallCNN(file: file, prefix: "student.")
-            let d = Distiller(student: student, options: chosen)
+            let layout = try file.metadata[hintsMetadataKey].map { try dec.decode([HintLayout].self, from: Data($0.utf8)) } ?? []
+            guard layout.count <= 16, layout.allSatisfy({ (0...student.configuration.blocks.count).contains($0.studentStage)
+                && student.configuration.stageChannels[$0.studentStage] == $0.studentChannels
+                && (1...SmallCNNConfiguration.maximumChannels).contains($0.teacherChannels) }) else {
+                throw DistillationError("\(path): its hint layout does not fit its student")
+            }
+            guard layout.isEmpty == (chosen.hintWeight == 0) else {
+                throw DistillationError("\(path): checkpoint was made with different distillation options")
+            }
+            let d = Distiller(student: student, options: chosen, hints: layout)
+            if !layout.isEmpty { try StateDict.load(d.hints, from: file, prefix: "hint.") }
             var tensors: [String: Tensor] = [:]
             for name in file.names where name.hasPrefix("optimizer.") {
                 tensors[String(name.dropFirst("optimizer.".count))] = Tensor(shape: try file.shape(name), try file.floats(name))
             }
-            try d.optimizer.loadState(tensors, student.namedParameters)
+            try d.optimizer.loadState(tensors, d.trainedParameters)
             d.state = state
             if d.state.epoch < chosen.epochs { d.state.finished = false }
             return d

@@ -206,15 +206,7 @@ public final class SmallCNN: Module, ImageEncoder {
 
     /// The differentiable forward pass `[N, 3, H, W]` → `[N, C, H/32, W/32]` (batch statistics in
     /// training mode, running statistics after `setTraining(false)`).
-    public func forward(_ x: Variable) -> Variable {
-        var h = batchNormReLU(stem(x), stemNorm)
-        for b in blocks {
-            h = batchNormReLU(depthwiseConv3x3(h, b.depthwise.weight, stride: b.stride, padding: 1), b.depthwiseNorm)
-            h = batchNormReLU(b.pointwise(h), b.pointwiseNorm)
-        }
-        if let projection { h = projection(h) }
-        return h
-    }
+    public func forward(_ x: Variable) -> Variable { forward(x, tapping: []).output }
 
     public func callAsFunction(_ x: Variable) -> Variable { forward(x) }
 

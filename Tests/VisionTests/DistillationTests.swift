@@ -101,4 +101,93 @@ final class DistillationTests: XCTestCase {
         XCTAssertThrowsError(try Distiller.resume(from: path, options: other))
         XCTAssertThrowsError(try Distiller.resume(from: dir.appendingPathComponent("none").path))
     }
+
+    // MARK: Hints
+
+    /// The fixed teacher, also giving its stem+block-1 (8x8) and block-2 (4x4) maps as hints.
+    final class HintingTeacher: HintTeacher {
+        let base = Teacher()
+        let name = "hinting", featureChannels = 12, preprocessing = Preprocessing.direct, inputSize = 32
+        func features(_ images: Tensor) -> Tensor { base.features(images) }
+        func featuresAndHints(_ images: Tensor) -> (features: Tensor, hints: [Tensor]) {
+            (base.features(images), [base.net.run(images, stopBefore: 2), base.net.run(images, stopBefore: 3)])
+        }
+    }
+
+    func hintLayout() throws -> [HintLayout] {
+        let shapes = HintingTeacher().featuresAndHints(images.gatherRows([0])).hints.map { Array($0.shape.dropFirst()) }
+        XCTAssertEqual(shapes, [[16, 8, 8], [16, 4, 4]])
+        return try HintLayout.match(student: Self.student, inputSize: 32, teacherShapes: shapes).get()
+    }
+
+    func testHintsPairTeacherMapsWithTheLastStudentStageOfTheirSize() throws {
+        XCTAssertEqual(try hintLayout(), [HintLayout(studentStage: 1, studentChannels: 16, teacherChannels: 16),
+                                          HintLayout(studentStage: 2, studentChannels: 24, teacherChannels: 16)])
+        XCTAssertEqual(SmallCNNConfiguration.standard().stageSizes(inputSize: 224),
+                       [112, 112, 56, 56, 28, 28, 14, 14, 14, 14, 14, 14, 7, 7])
+        let mnv2 = try HintLayout.match(student: .standard(), inputSize: 224,
+                                        teacherShapes: [[32, 28, 28], [96, 14, 14], [320, 7, 7]]).get()
+        XCTAssertEqual(mnv2.map(\.studentStage), [5, 11, 13])
+        XCTAssertEqual(mnv2.map(\.studentChannels), [128, 256, 512])
+        guard case .failure(let e) = HintLayout.match(student: Self.student, inputSize: 32, teacherShapes: [[16, 5, 5]]) else {
+            return XCTFail("a 5x5 hint matched a student without a 5x5 stage")
+        }
+        XCTAssertTrue(e.description.contains("5x5"), e.description)
+    }
+
+    func testResNetHintsAreLayer2AndLayer3() {
+        let net = ResNet(.resnet18, upTo: .layer4, seed: 3)
+        var rng = SeededRandom(seed: 2)
+        let x = Tensor.uniform([1, 3, 64, 64], -1, 1, rng: &rng)
+        var seen: [String: Tensor] = [:]
+        let f = net.run(x, upTo: .layer4) { name, t in seen[name] = t }
+        let (g, hints) = net.featuresAndHints(x)
+        XCTAssertEqual(g, f)
+        XCTAssertEqual(hints.map(\.shape), [[1, 128, 8, 8], [1, 256, 4, 4]])
+        XCTAssertEqual(hints, [seen["layer2"]!, seen["layer3"]!])
+    }
+
+    func testHintedDistillationLearnsAndKeepsAdaptersOutOfTheStudent() throws {
+        let layout = try hintLayout()
+        let d = Distiller(student: SmallCNN(configuration: Self.student, seed: 1),
+                          options: DistillationOptions(epochs: 12, batchSize: 4, learningRate: 5e-3, seed: 3, hintWeight: 1),
+                          hints: layout)
+        XCTAssertEqual(d.hintLayout, layout)
+        let before = d.hints.convolutions.map(\.weight.value)
+        let losses = try d.train(count: 8, images: batch, teacher: .encoder(HintingTeacher()))
+        XCTAssertLessThan(losses.last!, 0.5 * losses.first!, "\(losses)")
+        XCTAssertNotEqual(d.hints.convolutions.map(\.weight.value), before, "the adapters did not train")
+        XCTAssertFalse(d.student.stateEntries.contains { $0.0.contains("hint") })
+        // Hints need the teacher on every view, and a teacher that gives them.
+        let cached = Distiller(student: SmallCNN(configuration: Self.student, seed: 1),
+                               options: DistillationOptions(epochs: 1, batchSize: 4, seed: 3, hintWeight: 1), hints: layout)
+        let f = Teacher().features(images)
+        XCTAssertThrowsError(try cached.train(count: 8, images: batch, teacher: .precomputed { f.gatherRows($0) }))
+        XCTAssertThrowsError(try cached.train(count: 8, images: batch, teacher: .encoder(Teacher())))
+    }
+
+    func testHintedCheckpointResumeIsExact() throws {
+        let layout = try hintLayout()
+        let opts = DistillationOptions(epochs: 2, batchSize: 3, learningRate: 3e-3, seed: 8, hintWeight: 0.5)
+        let teacher = HintingTeacher()
+        let straight = Distiller(student: SmallCNN(configuration: Self.student, seed: 6), options: opts, hints: layout)
+        let l1 = try straight.train(count: 8, images: batch, teacher: .encoder(teacher))
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distill-hints-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("ckpt.safetensors").path
+        let first = Distiller(student: SmallCNN(configuration: Self.student, seed: 6), options: opts, hints: layout)
+        var batches = 0
+        _ = try first.train(count: 8, images: batch, teacher: .encoder(teacher), progress: { _ in batches += 1 },
+                            checkpoint: { try $0.save(to: path) }, shouldStop: { batches == 4 })
+        let resumed = try Distiller.resume(from: path)
+        XCTAssertEqual(resumed.hintLayout, layout)
+        let l2 = try resumed.train(count: 8, images: batch, teacher: .encoder(teacher))
+        XCTAssertEqual(l1, l2)
+        for ((n, a), (_, b)) in zip(straight.trainedParameters, resumed.trainedParameters) { XCTAssertEqual(a.value, b.value, n) }
+        var noHints = opts
+        noHints.hintWeight = 0
+        XCTAssertThrowsError(try Distiller.resume(from: path, options: noHints))
+    }
 }

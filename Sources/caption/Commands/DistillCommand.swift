@@ -40,6 +40,10 @@ enum DistillCommand: Command {
                            with mobilenet_v2's 1280-channel projection)
       --epochs N (10)  --batch-size N (32)  --learning-rate X (2e-3)  --seed N (0)  --weight-decay X (0)
       --cosine-weight X    weight of an extra 1 - cosine loss term per region (default 0)
+      --hint-weight X      weight of the teacher's hints (FitNets): its inner maps at strides 8 and 16
+                           (and MobileNetV2's 320-channel bottleneck) regressed from the student's stages
+                           through trainable 1x1 convolutions, each scaled like the final map; default 1
+                           in online mode with mobilenet_v2 or a resnet teacher, else 0 (online only)
       --min-crop X         smallest crop area fraction in online mode (default 0.5; 1 = no crops)
       --no-flip            no random horizontal flips
       --checkpoint-every N checkpoint every N batches within an epoch (default 100; 0 = at epoch ends only)
@@ -51,7 +55,7 @@ enum DistillCommand: Command {
     static func run(_ arguments: [String]) throws {
         let a = try Arguments(arguments, valued: CommandSupport.datasetOptions.union([
             "--teacher", "--teacher-weights", "--teacher-mode", "--out", "--epochs", "--batch-size", "--learning-rate",
-            "--seed", "--limit", "--val-limit", "--width", "--weight-decay", "--cosine-weight", "--min-crop",
+            "--seed", "--limit", "--val-limit", "--width", "--weight-decay", "--cosine-weight", "--hint-weight", "--min-crop",
             "--checkpoint-every", "--cache",
         ]), flags: ["--resume", "--no-flip", "--quiet"])
         guard a.positionals.isEmpty else { throw CLIError("unexpected argument '\(a.positionals[0])' (see --help)") }
@@ -91,6 +95,10 @@ enum DistillCommand: Command {
         guard o.minimumCropArea > 0, o.minimumCropArea <= 1 else { throw CLIError("option --min-crop expects a number in (0, 1], got \(o.minimumCropArea)") }
         o.flip = !a.flag("--no-flip")
         c.options = o
+        if a.value("--hint-weight") != nil {
+            c.hintWeight = Float(try a.double("--hint-weight", default: 0))
+            guard let w = c.hintWeight, w >= 0 else { throw CLIError("option --hint-weight expects a number >= 0, got \(c.hintWeight ?? 0)") }
+        }
 
         Interrupt.install()
         let quiet = a.flag("--quiet")
