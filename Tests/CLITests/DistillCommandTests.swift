@@ -199,6 +199,9 @@ final class DistillCommandTests: XCTestCase {
         assertOneErrorLine(try run(["--resume"]), mentioning: "nothing to resume")
         assertOneErrorLine(try run(["--width", "0"]), mentioning: "--width")
         assertOneErrorLine(try run(["--teacher-mode", "lazy"]), mentioning: "--teacher-mode")
+        assertOneErrorLine(try run(["--hint-weight", "-1"]), mentioning: "--hint-weight")
+        assertOneErrorLine(try run(["--hint-weight", "1"]), mentioning: "--teacher-mode online")
+        assertOneErrorLine(try run(["--hint-weight", "1", "--teacher-mode", "online"]), mentioning: "gives no hints")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
 
         // Weights of another architecture: a small CNN file as the MobileNetV2 / ResNet-50 teacher.
@@ -218,5 +221,27 @@ final class DistillCommandTests: XCTestCase {
         assertOneErrorLine(try run(["--resume", "--learning-rate", "0.01"]), mentioning: "--learning-rate")
         assertOneErrorLine(try run(["--resume", "--width", "0.5"]), mentioning: "--width")
         assertOneErrorLine(try run([]), mentioning: "--resume")
+    }
+
+    /// Online mode with a ResNet teacher uses its layer2/layer3 hints by default: the checkpoint records the
+    /// layout and holds the adapters; the student file does not; `--resume` with another weight is refused.
+    func testOnlineResNetTeacherDistilsWithHints() throws {
+        guard let shared = encoderTestsSharedDirectory() else { throw XCTSkip("../shared not found: skipping the ResNet-18 hint distillation") }
+        let tmp = try makeTemporaryDirectory("distill-hints")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let ds = try Self.makeDataset(in: tmp, train: 4, val: 2)
+        let out = tmp.appendingPathComponent("s.safetensors").path
+        let args = ["distill", "--teacher", "resnet18", "--teacher-weights", shared + "/weights/synthetic/resnet18_synthetic_f16.safetensors",
+                    "--teacher-mode", "online", "--data", ds, "--out", out, "--epochs", "1", "--batch-size", "2", "--width", "0.25",
+                    "--cache", tmp.appendingPathComponent("cache").path, "--quiet"]
+        let r = try CLIRunner.run(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let checkpoint = tmp.appendingPathComponent("s.checkpoint.safetensors").path
+        let meta = try CLIFixture.metadata(checkpoint)
+        XCTAssertTrue(meta["distillation_hints"]?.contains("\"teacherChannels\":256") ?? false, "\(meta)")
+        XCTAssertEqual(Set(try CLIFixture.tensors(checkpoint, prefix: "hint.").keys),
+                       ["hint.0.weight", "hint.0.bias", "hint.1.weight", "hint.1.bias"])
+        XCTAssertTrue(try CLIFixture.tensors(out, prefix: "hint").isEmpty)
+        assertOneErrorLine(try CLIRunner.run(args + ["--resume", "--epochs", "2", "--hint-weight", "0.5"]), mentioning: "--hint-weight")
     }
 }
