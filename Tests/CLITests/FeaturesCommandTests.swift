@@ -63,8 +63,10 @@ struct TestSafeTensors {
 }
 
 /// Asserts exit status non-zero, nothing on stdout and exactly one `error:` line containing `mentioning`.
-func assertOneErrorLine(_ r: CLIResult, mentioning: String..., file: StaticString = #filePath, line: UInt = #line) {
+/// `r` failed with exactly one `error:` line (warnings aside) that mentions every string; with `silent`, nothing on stdout.
+func assertOneErrorLine(_ r: CLIResult, mentioning: String..., silent: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertNotEqual(r.status, 0, "expected failure; stderr: \(r.stderr)", file: file, line: line)
+    if silent { XCTAssertTrue(r.stdout.isEmpty, "stdout: \(r.stdout)", file: file, line: line) }
     let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("warning:") }
     XCTAssertEqual(lines.count, 1, "expected one error line, got: \(r.stderr)", file: file, line: line)
     XCTAssertTrue(lines.first?.hasPrefix("error: ") ?? false, r.stderr, file: file, line: line)
