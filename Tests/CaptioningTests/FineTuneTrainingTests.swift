@@ -117,27 +117,10 @@ final class FineTuneTrainingTests: XCTestCase {
     }
 
     func testFineTuneResumeEqualsUninterrupted() throws {
-        let straight = try run(configuration(out: "straight", epochs: 2))
-        _ = try run(configuration(out: "split", epochs: 1))
-        var c = configuration(out: "split", epochs: 2)
-        c.resume = true
-        let resumed = try run(c)
-        XCTAssertEqual(resumed.state.epoch, 2)
-        for prefix in ["decoder.", "finetune.", "encoder.", "optimizer."] {
-            XCTAssertEqual(try tensors(resumed.checkpointPath, prefix), try tensors(straight.checkpointPath, prefix), "bit-identical \(prefix)*")
-        }
-        XCTAssertEqual(resumed.state.history.map(\.trainLoss), straight.state.history.map(\.trainLoss))
-        // Interrupted after the first batch, then resumed to the end.
-        let interrupted = try run(configuration(out: "sigint", epochs: 2), interruptWhenTrainingStarts: true)
-        XCTAssertEqual(interrupted.outcome, .interrupted)
-        XCTAssertEqual(interrupted.state.batchInEpoch, 1)
-        var c2 = configuration(out: "sigint", epochs: 2)
-        c2.resume = true
-        let finished = try run(c2)
-        XCTAssertEqual(finished.outcome, .completed)
-        for prefix in ["decoder.", "finetune.", "optimizer."] {
-            XCTAssertEqual(try tensors(finished.checkpointPath, prefix), try tensors(straight.checkpointPath, prefix), "bit-identical \(prefix)*")
-        }
+        try assertResumeEqualsUninterrupted(run: { try self.run($0, interruptWhenTrainingStarts: $1) },
+                                            configuration: { self.configuration(out: $0, epochs: $1) },
+                                            prefixes: ["decoder.", "finetune.", "encoder.", "optimizer."],
+                                            interruptedPrefixes: ["decoder.", "finetune.", "optimizer."])
         // Resuming with another encoder learning rate, or without fine-tuning, is refused.
         var c3 = configuration(out: "split", epochs: 3)
         c3.resume = true

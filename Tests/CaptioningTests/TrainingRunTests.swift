@@ -44,6 +44,42 @@ func writeTinyDataset(_ dir: String, count: Int = 8) throws {
     try names.suffix(2).joined(separator: "\n").write(toFile: dir + "/test.txt", atomically: true, encoding: .utf8)
 }
 
+/// The resume scenario every trainer must pass: 2 epochs straight; 1 epoch then `--resume` to 2; interrupted after
+/// the first batch (as SIGINT does) then resumed. Both resumed runs must end with checkpoints whose tensors under
+/// each of `prefixes` are bit-identical to the straight run's (`final` for the interrupted one), with the same losses.
+func assertResumeEqualsUninterrupted(run: (TrainingRunConfiguration, _ interrupt: Bool) throws -> TrainingRunResult,
+                                     configuration: (_ out: String, _ epochs: Int) -> TrainingRunConfiguration,
+                                     prefixes: [String], interruptedPrefixes: [String]? = nil,
+                                     file: StaticString = #filePath, line: UInt = #line) throws {
+    func tensors(_ path: String, _ prefix: String) throws -> [String: [Float]] {
+        var out: [String: [Float]] = [:]
+        for (k, v) in try ModelFile(contentsOf: path).tensors where k.hasPrefix(prefix) { out[k] = v.values }
+        return out
+    }
+    let straight = try run(configuration("straight", 2), false)
+    _ = try run(configuration("split", 1), false)
+    var c = configuration("split", 2)
+    c.resume = true
+    let resumed = try run(c, false)
+    XCTAssertEqual(resumed.state.epoch, 2, file: file, line: line)
+    for prefix in prefixes {
+        XCTAssertEqual(try tensors(resumed.checkpointPath, prefix), try tensors(straight.checkpointPath, prefix),
+                       "bit-identical \(prefix)*", file: file, line: line)
+    }
+    XCTAssertEqual(resumed.state.history.map(\.trainLoss), straight.state.history.map(\.trainLoss), file: file, line: line)
+    let interrupted = try run(configuration("sigint", 2), true)
+    XCTAssertEqual(interrupted.outcome, .interrupted, file: file, line: line)
+    XCTAssertEqual(interrupted.state.batchInEpoch, 1, file: file, line: line)
+    var c2 = configuration("sigint", 2)
+    c2.resume = true
+    let finished = try run(c2, false)
+    XCTAssertEqual(finished.outcome, .completed, file: file, line: line)
+    for prefix in interruptedPrefixes ?? prefixes {
+        XCTAssertEqual(try tensors(finished.checkpointPath, prefix), try tensors(straight.checkpointPath, prefix),
+                       "bit-identical \(prefix)* after an interrupt", file: file, line: line)
+    }
+}
+
 final class TrainingRunTests: XCTestCase {
     var root = ""
 
@@ -83,13 +119,6 @@ final class TrainingRunTests: XCTestCase {
         return try r.run()
     }
 
-    func decoderWeights(_ path: String) throws -> [String: [Float]] {
-        let f = try ModelFile(contentsOf: path)
-        var out: [String: [Float]] = [:]
-        for (k, v) in f.tensors where k.hasPrefix("decoder.") { out[k] = v.values }
-        return out
-    }
-
     func testTrainsWritesModelLogAndCheckpoint() throws {
         for decoder in ["lstm", "transformer"] {
             let r = try run(configuration(out: "out-" + decoder, epochs: 2, decoder: decoder))
@@ -118,24 +147,8 @@ final class TrainingRunTests: XCTestCase {
     }
 
     func testResumeEqualsUninterrupted() throws {
-        let straight = try run(configuration(out: "straight", epochs: 2))
-        // One epoch, then --resume for the second.
-        _ = try run(configuration(out: "split", epochs: 1))
-        var c = configuration(out: "split", epochs: 2)
-        c.resume = true
-        let resumed = try run(c)
-        XCTAssertEqual(resumed.state.epoch, 2)
-        XCTAssertEqual(try decoderWeights(resumed.checkpointPath), try decoderWeights(straight.checkpointPath), "bit-identical weights")
-        XCTAssertEqual(resumed.state.history.map(\.trainLoss), straight.state.history.map(\.trainLoss))
-        // Interrupted after the first batch (as SIGINT does), then resumed to the end.
-        let interrupted = try run(configuration(out: "sigint", epochs: 2), interruptWhenTrainingStarts: true)
-        XCTAssertEqual(interrupted.outcome, .interrupted)
-        XCTAssertEqual(interrupted.state.batchInEpoch, 1)
-        var c2 = configuration(out: "sigint", epochs: 2)
-        c2.resume = true
-        let finished = try run(c2)
-        XCTAssertEqual(finished.outcome, .completed)
-        XCTAssertEqual(try decoderWeights(finished.checkpointPath), try decoderWeights(straight.checkpointPath), "bit-identical weights")
+        try assertResumeEqualsUninterrupted(run: { try self.run($0, interruptWhenTrainingStarts: $1) },
+                                            configuration: { self.configuration(out: $0, epochs: $1) }, prefixes: ["decoder."])
         // Resuming with another learning rate is refused.
         var c3 = configuration(out: "split", epochs: 3)
         c3.resume = true
