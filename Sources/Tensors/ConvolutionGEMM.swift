@@ -64,8 +64,16 @@ public enum ConvolutionGEMM {
         // within L2/L3), narrower and then split over row groups until there are several items per thread
         // (the pool hands them out dynamically).
         let target = threads > 1 ? 4 * threads : 1
-        let chunkPanels = max(1, min(512 / nr, nPanels / target))
-        let nChunks = (nPanels + chunkPanels - 1) / chunkPanels
+        let widest = max(1, min(512 / nr, nPanels / target))
+        var nChunks = (nPanels + widest - 1) / widest
+        // A multiple of the thread count, the panels spread evenly over the chunks (chunk i holds panels
+        // i * nPanels / nChunks ..< (i + 1) * nPanels / nChunks): every thread gets the same number of columns.
+        // (9 chunks of up to 12 panels, the last one short, left one thread 5 chunks and the other 4.)
+        if threads > 1 && nChunks >= threads {
+            let rounded = (nChunks + threads - 1) / threads * threads
+            if rounded <= nPanels { nChunks = rounded }
+        }
+        let chunkPanels = (nPanels + nChunks - 1) / nChunks   // the widest chunk
         // Few chunks: split the rows too, into at least two items per thread and a multiple of the thread count
         // (each row group lowers its own copy of B, so no more groups than that).
         var mGroups = 1
@@ -84,7 +92,7 @@ public enum ConvolutionGEMM {
         ThreadPool.shared.parallelFor(items, maxThreads: max(1, threads)) { item, _ in
             let g = item / nChunks, chunk = item % nChunks
             let ip0 = g * groupPanels, ip1 = min(a.mPanels, ip0 + groupPanels)
-            let jp0 = chunk * chunkPanels, jp1 = min(nPanels, jp0 + chunkPanels)
+            let jp0 = chunk * nPanels / nChunks, jp1 = (chunk + 1) * nPanels / nChunks
             if ip0 >= ip1 || jp0 >= jp1 { return }
             let col0 = jp0 * nr, cols = min(n, jp1 * nr) - col0
             withScratchBuffer(count: scratchCount + mr * nr) { buffer in
@@ -99,7 +107,9 @@ public enum ConvolutionGEMM {
                     switch source {
                     case .lowered(let lower):
                         lower(k0, kcur, col0, cols, buffer, ldB)
-                        if cols < ldB { for r in 0..<kcur { (buffer + r * ldB + cols).update(repeating: 0, count: ldB - cols) } }
+                        // Zeros after a ragged last panel (the panels past this chunk's are not read).
+                        let used = (jp1 - jp0) * nr
+                        if cols < used { for r in 0..<kcur { (buffer + r * ldB + cols).update(repeating: 0, count: used - cols) } }
                         lowered = true
                     case .matrix(let p, let ldm):
                         base = p + k0 * ldm; ld = ldm
