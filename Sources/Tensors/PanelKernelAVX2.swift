@@ -13,19 +13,21 @@ private func load8(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD8<Float> {
 func sgemmPanel16AVX2(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     switch rows {
-    case 1: panelBody16(1, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 2: panelBody16(2, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 3: panelBody16(3, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 4: panelBody16(4, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 5: panelBody16(5, k, a, lda, panel, c, ldc, cols, accumulate)
-    default: panelBody16(6, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 1: panelBody16(PanelRows161.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 2: panelBody16(PanelRows162.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 3: panelBody16(PanelRows163.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 4: panelBody16(PanelRows164.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 5: panelBody16(PanelRows165.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    default: panelBody16(PanelRows166.self, k, a, lda, panel, c, ldc, cols, accumulate)
     }
 }
 
-/// The kernel for a constant row count `R` (after inlining, the unused accumulators disappear).
+/// The kernel for a row count fixed by the type `N` (specialised per count: the unused accumulators and the
+/// tests of `R` disappear from the loop).
 @inline(__always)
-private func panelBody16(_ R: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
+private func panelBody16<N: PanelRows16>(_: N.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
+    let R = N.count
     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
     var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
     var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
@@ -67,3 +69,12 @@ private func put16(_ o: UnsafeMutablePointer<Float>, _ cols: Int, _ accumulate: 
     for j in 0..<min(cols, 8) { o[j] = accumulate ? o[j] + v0[j] : v0[j] }
     if cols > 8 { for j in 8..<cols { o[j] = accumulate ? o[j] + v1[j - 8] : v1[j - 8] } }
 }
+
+/// A row count as a type, so that `panelBody16` is compiled once per count.
+private protocol PanelRows16 { static var count: Int { get } }
+private enum PanelRows161: PanelRows16 { static var count: Int { 1 } }
+private enum PanelRows162: PanelRows16 { static var count: Int { 2 } }
+private enum PanelRows163: PanelRows16 { static var count: Int { 3 } }
+private enum PanelRows164: PanelRows16 { static var count: Int { 4 } }
+private enum PanelRows165: PanelRows16 { static var count: Int { 5 } }
+private enum PanelRows166: PanelRows16 { static var count: Int { 6 } }

@@ -13,21 +13,23 @@ private func load16(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD16<Float> {
 public func sgemmPanel32AVX512(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     switch rows {
-    case 1: panelBody(1, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 2: panelBody(2, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 3: panelBody(3, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 4: panelBody(4, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 5: panelBody(5, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 6: panelBody(6, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 7: panelBody(7, k, a, lda, panel, c, ldc, cols, accumulate)
-    default: panelBody(8, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 1: panelBody(PanelRows1.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 2: panelBody(PanelRows2.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 3: panelBody(PanelRows3.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 4: panelBody(PanelRows4.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 5: panelBody(PanelRows5.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 6: panelBody(PanelRows6.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 7: panelBody(PanelRows7.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    default: panelBody(PanelRows8.self, k, a, lda, panel, c, ldc, cols, accumulate)
     }
 }
 
-/// The kernel for a constant row count `R` (after inlining, the unused accumulators disappear).
+/// The kernel for a row count fixed by the type `N` (specialised per count: the unused accumulators and the
+/// tests of `R` disappear from the loop).
 @inline(__always)
-private func panelBody(_ R: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
+private func panelBody<N: PanelRows>(_: N.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
+    let R = N.count
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
     var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
     var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
@@ -75,3 +77,14 @@ private func put(_ o: UnsafeMutablePointer<Float>, _ cols: Int, _ accumulate: Bo
     for j in 0..<min(cols, 16) { o[j] = accumulate ? o[j] + v0[j] : v0[j] }
     if cols > 16 { for j in 16..<cols { o[j] = accumulate ? o[j] + v1[j - 16] : v1[j - 16] } }
 }
+
+/// A row count as a type, so that `panelBody` is compiled once per count.
+private protocol PanelRows { static var count: Int { get } }
+private enum PanelRows1: PanelRows { static var count: Int { 1 } }
+private enum PanelRows2: PanelRows { static var count: Int { 2 } }
+private enum PanelRows3: PanelRows { static var count: Int { 3 } }
+private enum PanelRows4: PanelRows { static var count: Int { 4 } }
+private enum PanelRows5: PanelRows { static var count: Int { 5 } }
+private enum PanelRows6: PanelRows { static var count: Int { 6 } }
+private enum PanelRows7: PanelRows { static var count: Int { 7 } }
+private enum PanelRows8: PanelRows { static var count: Int { 8 } }
