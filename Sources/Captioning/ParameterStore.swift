@@ -11,7 +11,10 @@ public final class ParameterStore {
 
     public private(set) var entries: [Entry] = []
     private var index: [String: Int] = [:]
-    public var values: [Float] = []
+    /// Parameter values. Every mutation counts as a new `generation` (caches derived from the values check it).
+    public var values: [Float] = [] { didSet { generation &+= 1 } }
+    /// Changes whenever `values` is mutated (in place or replaced).
+    public private(set) var generation = 0
     public var gradients: [Float] = []
 
     public init() {}

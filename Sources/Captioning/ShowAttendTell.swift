@@ -36,6 +36,8 @@ public final class ShowAttendTell {
     public let parameters = ParameterStore()
     /// Activation buffers of `trainStep`, kept from one step to the next.
     let trainingArena = Arena()
+    /// The decoder-step weights in panel layout for inference (`ShowAttendTellStepDecoder`), packed on first use.
+    let stepPanelCache = StepPanelCache()
 
     // Offsets of every parameter in `parameters`.
     let encAttW, encAttB, decAttW, decAttB, fullAttW, fullAttB: Int

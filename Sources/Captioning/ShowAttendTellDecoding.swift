@@ -62,27 +62,29 @@ public struct ShowAttendTellStepDecoder: StepDecoder {
         var alpha = [Float](unsafeUninitializedCapacity: att ? R * P : 0) { _, n in n = att ? R * P : 0 }
         var logits = [Float](unsafeUninitializedCapacity: R * V) { _, n in n = R * V }
         let m = model
+        let panels = m.stepPanelCache.panels(for: m)
         m.parameters.values.withUnsafeBufferPointer { wb in
         h.withUnsafeMutableBufferPointer { hb in
         c.withUnsafeMutableBufferPointer { cb in
             let w = wb.baseAddress!, hp = hb.baseAddress!, cp = cb.baseAddress!
             for (r, tok) in lastTokens.enumerated() { (x + r * L).update(from: w + m.embW + tok * M, count: M) }
             // Every product of the previous h in one pass (one thread-pool dispatch): the hidden half of the
-            // LSTM gates (with both biases) and, with attention, decoder_att and f_beta.
+            // LSTM gates (with both biases) and, with attention, decoder_att and f_beta, all accumulated onto
+            // their biases; the weights are streamed once from their panel layout.
             for r in 0..<R {
                 let g = gates + r * 4 * H
                 for j in 0..<(4 * H) { g[j] = w[m.bIH + j] + w[m.bHH + j] }
             }
-            var onH = [TransposedBProduct(a: hp, lda: H, b: w + m.wHH, ldb: H, n: 4 * H, k: H, beta: 1, c: gates, ldc: 4 * H)]
-            if att {
+            var onH = [PanelProduct(a: hp, lda: H, weights: panels.wHH, c: gates, ldc: 4 * H, accumulate: true)]
+            if att, let decAttP = panels.decAtt, let fBetaP = panels.fBeta {
                 for r in 0..<R {
                     (decAtt + r * A).update(from: w + m.decAttB, count: A)
                     (gate + r * E).update(from: w + m.fBetaB, count: E)
                 }
-                onH.insert(TransposedBProduct(a: hp, lda: H, b: w + m.decAttW, ldb: H, n: A, k: H, beta: 1, c: decAtt, ldc: A), at: 0)
-                onH.insert(TransposedBProduct(a: hp, lda: H, b: w + m.fBetaW, ldb: H, n: E, k: H, beta: 1, c: gate, ldc: E), at: 1)
+                onH.insert(PanelProduct(a: hp, lda: H, weights: decAttP, c: decAtt, ldc: A, accumulate: true), at: 0)
+                onH.insert(PanelProduct(a: hp, lda: H, weights: fBetaP, c: gate, ldc: E, accumulate: true), at: 1)
             }
-            sgemmBatchTransposedB(m: R, onH)
+            panelGEMM(m: R, onH)
             if att {
                 // awe goes straight into the context half of x, then is gated in place.
                 features.withUnsafeBufferPointer { fb in
@@ -104,11 +106,13 @@ public struct ShowAttendTellStepDecoder: StepDecoder {
                 }
                 }
             }
-            Dense.forward(x, rows: R, inFeatures: L, weight: w + m.wIH, bias: nil, outFeatures: 4 * H, into: gates, accumulate: true)
+            panelGEMM(m: R, [PanelProduct(a: x, lda: L, weights: panels.wIH, c: gates, ldc: 4 * H, accumulate: true)])
             LSTMCellKernel.forward(rows: R, hidden: H, gates: gates, c: cp, h: hp)
             logits.withUnsafeMutableBufferPointer { lb in
-                Dense.forward(hp, rows: R, inFeatures: H, weight: w + m.fcW, bias: w + m.fcB, outFeatures: V, into: lb.baseAddress!)
-                logSoftmaxRowsInPlace(lb.baseAddress!, rows: R, columns: V)
+                let lp = lb.baseAddress!
+                for r in 0..<R { (lp + r * V).update(from: w + m.fcB, count: V) }
+                panelGEMM(m: R, [PanelProduct(a: hp, lda: H, weights: panels.fc, c: lp, ldc: V, accumulate: true)])
+                logSoftmaxRowsInPlace(lp, rows: R, columns: V)
             }
         }
         }

@@ -64,8 +64,18 @@ public enum ConvolutionGEMM {
         // within L2/L3), narrower and then split over row groups until there are several items per thread
         // (the pool hands them out dynamically).
         let target = threads > 1 ? 4 * threads : 1
-        let chunkPanels = max(1, min(512 / nr, nPanels / target))
-        let nChunks = (nPanels + chunkPanels - 1) / chunkPanels
+        let widest = max(1, min(512 / nr, nPanels / target))
+        var nChunks = (nPanels + widest - 1) / widest
+        // A multiple of the thread count, the panels spread evenly over the chunks, the wider ones first (the
+        // pool hands items out in order, so the last ones to start are the short ones): every thread gets about
+        // the same number of columns. (9 chunks of up to 12 panels, the last one short, left one thread 5 chunks
+        // and the other 4.)
+        if threads > 1 && nChunks >= threads {
+            let rounded = (nChunks + threads - 1) / threads * threads
+            if rounded <= nPanels { nChunks = rounded }
+        }
+        let basePanels = nPanels / nChunks, extraPanels = nPanels % nChunks   // the first `extraPanels` get one more
+        let chunkPanels = (nPanels + nChunks - 1) / nChunks   // the widest chunk
         // Few chunks: split the rows too, into at least two items per thread and a multiple of the thread count
         // (each row group lowers its own copy of B, so no more groups than that).
         var mGroups = 1
@@ -73,6 +83,23 @@ public enum ConvolutionGEMM {
             mGroups = (2 * threads + nChunks - 1) / nChunks
             while (mGroups * nChunks) % threads != 0 { mGroups += 1 }
             mGroups = min(mGroups, a.mPanels)
+        }
+        // Row groups would each lower the same columns: lower the whole im2col matrix once instead (shared by the
+        // threads, its rows split between them), then multiply it in place (the small late layers at batch 1,
+        // e.g. ResNet's 14x14 and 7x7 stages, where the lowering was done twice).
+        if mGroups > 1, case .lowered(let lower) = source, k * n <= 1 << 22 {
+            let ldFull = (n + 15) / 16 * 16   // 64-byte rows
+            withScratchBuffer(count: k * ldFull) { full in
+                let rowsPer = max(1, (k + 4 * threads - 1) / (4 * threads))
+                let dst = SendablePointer(p: full)
+                ThreadPool.shared.parallelFor((k + rowsPer - 1) / rowsPer, maxThreads: threads) { i, _ in
+                    let r0 = i * rowsPer, r1 = min(k, r0 + rowsPer)
+                    lower(r0, r1 - r0, 0, n, dst.p + r0 * ldFull, ldFull)
+                }
+                run(a, n: n, source: .matrix(UnsafePointer(full), ld: ldFull), bias: bias, residual: residual, ldr: ldr,
+                    relu: relu, c: c, ldc: ldc, threads: threads)
+            }
+            return
         }
         let groupPanels = (a.mPanels + mGroups - 1) / mGroups
         let subPanels = max(1, bl.mc / mr)
@@ -84,7 +111,7 @@ public enum ConvolutionGEMM {
         ThreadPool.shared.parallelFor(items, maxThreads: max(1, threads)) { item, _ in
             let g = item / nChunks, chunk = item % nChunks
             let ip0 = g * groupPanels, ip1 = min(a.mPanels, ip0 + groupPanels)
-            let jp0 = chunk * chunkPanels, jp1 = min(nPanels, jp0 + chunkPanels)
+            let jp0 = chunk * basePanels + min(chunk, extraPanels), jp1 = jp0 + basePanels + (chunk < extraPanels ? 1 : 0)
             if ip0 >= ip1 || jp0 >= jp1 { return }
             let col0 = jp0 * nr, cols = min(n, jp1 * nr) - col0
             withScratchBuffer(count: scratchCount + mr * nr) { buffer in
@@ -99,7 +126,9 @@ public enum ConvolutionGEMM {
                     switch source {
                     case .lowered(let lower):
                         lower(k0, kcur, col0, cols, buffer, ldB)
-                        if cols < ldB { for r in 0..<kcur { (buffer + r * ldB + cols).update(repeating: 0, count: ldB - cols) } }
+                        // Zeros after a ragged last panel (the panels past this chunk's are not read).
+                        let used = (jp1 - jp0) * nr
+                        if cols < used { for r in 0..<kcur { (buffer + r * ldB + cols).update(repeating: 0, count: used - cols) } }
                         lowered = true
                     case .matrix(let p, let ldm):
                         base = p + k0 * ldm; ld = ldm

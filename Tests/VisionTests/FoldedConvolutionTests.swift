@@ -15,6 +15,8 @@ final class FoldedConvolutionTests: XCTestCase {
         (2, 40, 6, 5, 70, 3, 1, 1),     // several row panels, K deeper than one block on AVX2 (360 > 256)
         (1, 64, 7, 7, 30, 3, 1, 1),     // K = 576 > 512: two K blocks on AVX-512 too
         (2, 3, 40, 37, 4, 3, 2, 1),     // wide rows: stride-2 gathers of eight
+        (1, 8, 56, 56, 20, 3, 1, 1),    // 98 (AVX2: 196) column panels: 9 chunks, evened out to 10 for two threads
+        (1, 16, 7, 7, 40, 3, 2, 1),     // one column panel, row groups: the im2col matrix lowered once, shared
     ]
 
     func testConvolutionMatchesNaiveLoops() throws {
