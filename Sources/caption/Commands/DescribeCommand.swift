@@ -25,7 +25,7 @@ enum DescribeCommand: Command {
       --n-best K           keep the K best distinct captions per image (JSON: `n_best`; text: K lines)
       --no-repeat-ngram N  never repeat an n-gram of N words (default 0 = off)
       --length-penalty P   ALPHA (score / length^ALPHA; default 0.75 with beams, chosen on
-                       Flickr8k val; none for --beam 1) | none | gnmt:ALPHA
+                           Flickr8k val; none for --beam 1) | none | gnmt:ALPHA
       --allow-unknown      let captions contain <unk>
       --batch N            images encoded and decoded together (default 16)
       --json               a JSON array of {"image", "caption", "log_prob", "score", "n_best": [{"caption",

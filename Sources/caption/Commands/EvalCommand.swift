@@ -19,7 +19,7 @@ enum EvalCommand: Command {
       --beam N             beam width (default 3; 1 = greedy)
       --max-length N       longest caption in words (default 20)
       --length-penalty P   ALPHA (score / length^ALPHA; default 0.75 with beams, chosen on
-                       Flickr8k val; none for --beam 1) | none | gnmt:ALPHA
+                           Flickr8k val; none for --beam 1) | none | gnmt:ALPHA
       --batch N            images decoded together (default 32)
       --cache DIR          feature cache (default $CAPTION_CACHE or ~/.cache/caption/features)
       --predictions FILE   also write the captions: `IMAGE<TAB>caption` lines, or a COCO results JSON
