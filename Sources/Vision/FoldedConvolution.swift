@@ -128,10 +128,15 @@ struct ConvGeometry {
     let batch, channels, height, width, kernel, stride, padding, outHeight, outWidth: Int
 
     /// Rows `k0 ..< k0 + kc`, columns `col0 ..< col0 + cols` of the im2col matrix into `dst[r * ld + j]`.
-    func lower(_ x: UnsafePointer<Float>, k0: Int, kc: Int, col0: Int, cols: Int, into dst: UnsafeMutablePointer<Float>, ld: Int) {
+    /// `planeCopies: false` forces the general path (for tests of the fast one).
+    func lower(_ x: UnsafePointer<Float>, k0: Int, kc: Int, col0: Int, cols: Int, into dst: UnsafeMutablePointer<Float>, ld: Int,
+               planeCopies: Bool = true) {
         let kn = kernel, kk = kn * kn, s = stride, pad = padding, h = height, w = width, oh = outHeight, ow = outWidth
         let p = oh * ow
         let b0 = col0 / p, q0 = col0 % p, oy0 = q0 / ow, ox0 = q0 % ow
+        if planeCopies && s == 1 && oh == h && ow == w && q0 == 0 && cols % p == 0 {
+            return lowerSameSize(x, k0: k0, kc: kc, firstImage: b0, images: cols / p, into: dst, ld: ld)
+        }
         for r in 0..<kc {
             let kIndex = k0 + r, c = kIndex / kk, ky = (kIndex % kk) / kn, kx = kIndex % kn
             let d = dst + r * ld
@@ -166,6 +171,37 @@ struct ConvGeometry {
                 }
                 j += len; ox += len
                 if ox == ow { ox = 0; oy += 1; if oy == oh { oy = 0; b += 1 } }
+            }
+        }
+    }
+}
+
+extension ConvGeometry {
+    /// `lower` for stride-1 convolutions that keep the size (3x3 with padding 1) over whole images: each im2col
+    /// row of an image is the input plane shifted by `(ky - pad, kx - pad)`, so it is one contiguous copy of the
+    /// valid rows (rather than one short copy per output row: 7 floats at ResNet's 7x7 stage), after which the
+    /// columns that wrapped around from the neighbouring row are zeroed.
+    func lowerSameSize(_ x: UnsafePointer<Float>, k0: Int, kc: Int, firstImage: Int, images: Int,
+                       into dst: UnsafeMutablePointer<Float>, ld: Int) {
+        let kn = kernel, kk = kn * kn, h = height, w = width, p = h * w
+        for r in 0..<kc {
+            let kIndex = k0 + r, c = kIndex / kk, dy = (kIndex % kk) / kn - padding, dx = kIndex % kn - padding
+            let rowLo = max(0, -dy), rowHi = min(h, h - dy)
+            for i in 0..<images {
+                let d = dst + r * ld + i * p
+                guard rowLo < rowHi, abs(dx) < w else { d.update(repeating: 0, count: p); continue }
+                let plane = x + (c * batch + firstImage + i) * p
+                if rowLo > 0 { d.update(repeating: 0, count: rowLo * w) }
+                if rowHi < h { (d + rowHi * w).update(repeating: 0, count: (h - rowHi) * w) }
+                // d[rowLo * w + t] = plane[start + t], for the t whose source lies inside the plane.
+                let n = (rowHi - rowLo) * w, start = (rowLo + dy) * w + dx
+                let t0 = max(0, -start), t1 = min(n, p - start)
+                if t1 > t0 { (d + rowLo * w + t0).update(from: plane + start + t0, count: t1 - t0) }
+                // Border columns (their copies came from the neighbouring row, or were not made).
+                let zeroFrom = dx < 0 ? 0 : w - dx, zeroCount = abs(dx)
+                if zeroCount > 0 {
+                    for oy in rowLo..<rowHi { (d + oy * w + zeroFrom).update(repeating: 0, count: zeroCount) }
+                }
             }
         }
     }

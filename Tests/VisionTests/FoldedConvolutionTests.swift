@@ -17,6 +17,7 @@ final class FoldedConvolutionTests: XCTestCase {
         (2, 3, 40, 37, 4, 3, 2, 1),     // wide rows: stride-2 gathers of eight
         (1, 8, 56, 56, 20, 3, 1, 1),    // 98 (AVX2: 196) column panels: 9 chunks, evened out to 10 for two threads
         (1, 16, 7, 7, 40, 3, 2, 1),     // one column panel, row groups: the im2col matrix lowered once, shared
+        (3, 7, 2, 9, 11, 5, 1, 2),      // same-size 5x5 on a plane shorter than the kernel: whole-plane copies
     ]
 
     func testConvolutionMatchesNaiveLoops() throws {
@@ -45,6 +46,31 @@ final class FoldedConvolutionTests: XCTestCase {
                 }
                 XCTAssertLessThan(worst, 1e-5, label)
             } } }
+        }
+    }
+
+    /// The whole-plane copies of same-size stride-1 convolutions give the im2col matrix of the general path
+    /// exactly (every row range, whole-image column ranges, sizes down to 1x1 and kernels wider than the plane).
+    func testSameSizeLoweringEqualsTheGeneralPath() {
+        var rng = SeededRandom(seed: 11)
+        for (n, c, h, w, k) in [(1, 3, 7, 7, 3), (2, 2, 5, 8, 3), (3, 2, 1, 1, 3), (2, 3, 2, 9, 5), (1, 2, 14, 3, 5), (2, 1, 4, 4, 7)] {
+            let pad = (k - 1) / 2
+            let g = ConvGeometry(batch: n, channels: c, height: h, width: w, kernel: k, stride: 1, padding: pad, outHeight: h, outWidth: w)
+            let x = (0..<(c * n * h * w)).map { _ in rng.uniform(-1, 1) }
+            let rows = c * k * k, p = h * w
+            for (k0, kc) in [(0, rows), (1, rows - 2), (rows / 2, 1)] where kc > 0 {
+                for (b0, images) in [(0, n), (n - 1, 1)] {
+                    let ld = images * p + 3
+                    var fast = [Float](repeating: .nan, count: kc * ld), slow = fast
+                    x.withUnsafeBufferPointer { xp in
+                        g.lower(xp.baseAddress!, k0: k0, kc: kc, col0: b0 * p, cols: images * p, into: &fast, ld: ld)
+                        g.lower(xp.baseAddress!, k0: k0, kc: kc, col0: b0 * p, cols: images * p, into: &slow, ld: ld, planeCopies: false)
+                    }
+                    for r in 0..<kc { for j in 0..<(images * p) {
+                        XCTAssertEqual(fast[r * ld + j], slow[r * ld + j], "n\(n) c\(c) \(h)x\(w) k\(k) row \(k0 + r) col \(j)")
+                    } }
+                }
+            }
         }
     }
 
