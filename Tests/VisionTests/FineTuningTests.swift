@@ -5,14 +5,6 @@ import SafeTensors
 import Tensors
 @testable import Vision
 
-/// `<repository>/../shared`, or nil.
-private func sharedDirectory() -> String? {
-    if let env = ProcessInfo.processInfo.environment["CAPTION_SHARED"] { return env }
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = repo.deletingLastPathComponent().appendingPathComponent("shared").path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
-}
-
 /// `max |a - b| / max(1, max |b|)`.
 private func relativeDifference(_ a: Tensor, _ b: Tensor) -> Float {
     XCTAssertEqual(a.shape, b.shape)

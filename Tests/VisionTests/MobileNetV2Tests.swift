@@ -4,14 +4,6 @@ import Tensors
 import XCTest
 @testable import Vision
 
-/// `<repo>/../shared`, or `$CAPTION_SHARED`.
-private func sharedDirectory() -> String? {
-    if let env = ProcessInfo.processInfo.environment["CAPTION_SHARED"] { return env }
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = repo.deletingLastPathComponent().appendingPathComponent("shared").path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
-}
-
 private func pretrainedFiles() throws -> (weights: String, golden: SafeTensorsFile) {
     guard let shared = sharedDirectory() else { throw XCTSkip("../shared not found: skipping MobileNetV2 golden tests") }
     let dir = shared + "/weights/pretrained"

@@ -5,14 +5,6 @@ import SafeTensors
 import Tensors
 @testable import Vision
 
-/// `<repository>/../shared`, or nil.
-private func sharedDirectory() -> String? {
-    if let env = ProcessInfo.processInfo.environment["CAPTION_SHARED"] { return env }
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = repo.deletingLastPathComponent().appendingPathComponent("shared").path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
-}
-
 private func weightsDirectory() throws -> String {
     guard let s = sharedDirectory() else { throw XCTSkip("../shared not found: skipping the ResNet goldens") }
     return s + "/weights"
