@@ -113,17 +113,17 @@ enum SoftAttention {
             i += 1
         }
     }
+}
 
-    /// Numerically stable softmax of `n >= 1` values in place.
-    @inline(__always)
-    static func softmaxInPlace(_ n: Int, _ x: UnsafeMutablePointer<Float>) {
-        var m = -Float.infinity
-        for i in 0..<n { m = max(m, x[i]) }
-        var sum: Float = 0
-        for i in 0..<n { let e = expf(x[i] - m); x[i] = e; sum += e }
-        let inv = 1 / sum
-        for i in 0..<n { x[i] *= inv }
-    }
+/// Numerically stable softmax of `n >= 1` values in place (the attention weights of both decoders).
+@inline(__always)
+func softmaxInPlace(_ n: Int, _ x: UnsafeMutablePointer<Float>) {
+    var m = -Float.infinity
+    for i in 0..<n { m = max(m, x[i]) }
+    var sum: Float = 0
+    for i in 0..<n { let e = expf(x[i] - m); x[i] = e; sum += e }
+    let inv = 1 / sum
+    for i in 0..<n { x[i] *= inv }
 }
 
 /// Vectorised LSTM cell on `rows` rows: `gates[rows, 4H]` holds the pre-activations (i, f, g, o);
@@ -180,16 +180,7 @@ func logSoftmaxRowsInPlace(_ x: UnsafeMutablePointer<Float>, rows: Int, columns 
     for r in 0..<rows {
         let row = x + r * n
         let raw = UnsafeMutableRawPointer(row)
-        var vm = SIMD8<Float>(repeating: -.infinity)
-        var i = 0
-        while i + 8 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            vm.replace(with: v, where: v .> vm)
-            i += 8
-        }
-        var m = -Float.infinity
-        for l in 0..<8 { m = max(m, vm[l]) }
-        while i < n { m = max(m, row[i]); i += 1 }
+        let m = VectorMath.max(n, row)
         if !m.isFinite {
             // Degenerate rows (NaN, all -inf, +inf): the scalar reference gives NaN/-inf as PyTorch does.
             var tmp = Array(UnsafeBufferPointer(start: row, count: n))
@@ -199,16 +190,10 @@ func logSoftmaxRowsInPlace(_ x: UnsafeMutablePointer<Float>, rows: Int, columns 
         }
         let vshift = SIMD8<Float>(repeating: m)
         var vs = SIMD8<Float>()
-        i = 0
+        var i = 0
         while i + 8 <= n { vs += VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - vshift); i += 8 }
         var s = vs.sum()
         while i < n { s += expf(row[i] - m); i += 1 }
-        if s.isNaN {   // a NaN input
-            var tmp = Array(UnsafeBufferPointer(start: row, count: n))
-            logSoftmaxRows(&tmp, rows: 1, columns: n)
-            row.update(from: tmp, count: n)
-            continue
-        }
         let lse = m + logf(s)
         let vl = SIMD8<Float>(repeating: lse)
         i = 0
@@ -271,19 +256,10 @@ func softmaxCrossEntropyInPlace(_ logits: UnsafeMutablePointer<Float>, rows: Int
         let raw = UnsafeMutableRawPointer(row)
         let t = targets[r]
         let xt = row[t]
-        var vm = SIMD8<Float>(repeating: -.infinity)
-        var i = 0
-        while i + 8 <= V {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            vm.replace(with: v, where: v .> vm)
-            i += 8
-        }
-        var m = -Float.infinity
-        for l in 0..<8 { m = max(m, vm[l]) }
-        while i < V { m = max(m, row[i]); i += 1 }
+        let m = VectorMath.max(V, row)
         let vshift = SIMD8<Float>(repeating: m)
         var vs = SIMD8<Float>()
-        i = 0
+        var i = 0
         while i + 8 <= V {
             let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - vshift)
             raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)

@@ -183,12 +183,7 @@ func attentionCore(batch: Int, heads: Int, headSize dh: Int, queries tq: Int, ke
             for i in 0..<tq {
                 let row = p + i * tk
                 let limit = causal ? min(i + 1, tk) : tk
-                var m = -Float.infinity
-                for j in 0..<limit { m = max(m, row[j]) }
-                var s: Float = 0
-                for j in 0..<limit { let e = expf(row[j] - m); row[j] = e; s += e }
-                let inv = 1 / s
-                for j in 0..<limit { row[j] *= inv }
+                softmaxInPlace(limit, row)
                 for j in limit..<tk { row[j] = 0 }
             }
             sgemm(.noTranspose, .noTranspose, m: tq, n: dh, k: tk, alpha: 1, a: p, lda: tk, b: v + b * tk * ldv + h * dh, ldb: ldv,

@@ -126,13 +126,23 @@ public enum VectorMath {
         return s
     }
 
-    /// Maximum of `n >= 1` floats (NaN if any is NaN).
+    /// Maximum of `n >= 1` floats (NaN if any is NaN; -inf for none), in 8 lanes.
     @inlinable
     public static func max(_ n: Int, _ x: UnsafePointer<Float>) -> Float {
-        var m = -Float.infinity
-        var nan = false
-        for i in 0..<n { let v = x[i]; if v > m { m = v }; if v.isNaN { nan = true } }
-        return nan ? .nan : m
+        var vm = SIMD8<Float>(repeating: -.infinity)
+        var nan = SIMDMask<SIMD8<Int32>>(repeating: false)
+        var i = 0
+        let r = UnsafeRawPointer(x)
+        while i + 8 <= n {
+            let v = r.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            vm.replace(with: v, where: v .> vm)
+            nan .|= v .!= v
+            i += 8
+        }
+        var m = vm.max()
+        var anyNaN = any(nan)
+        while i < n { let v = x[i]; if v > m { m = v }; if v.isNaN { anyNaN = true }; i += 1 }
+        return anyNaN ? .nan : m
     }
 
     /// Scalar exp matching the vector version's flush-to-zero behaviour closely.
