@@ -5,20 +5,9 @@ import Vision
 @testable import Captioning
 
 /// `caption train --fine-tune-encoder` on the tiny dataset with a tiny small CNN (random weights, 7x7x6 regions).
-final class FineTuneTrainingTests: XCTestCase {
-    var root = ""
+final class FineTuneTrainingTests: TinyDatasetTestCase {
     static let tiny = SmallCNNConfiguration(stemChannels: 4, blocks: [.init(8, stride: 2), .init(8, stride: 2), .init(8, stride: 2),
                                                                      .init(8, stride: 2), .init(8, stride: 1)], projectionChannels: 6)
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "fine-tune-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try writeTinyDataset(root + "/data")
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-        Interrupt.reset()
-    }
 
     static func makeEncoder() -> SmallCNN {
         let e = SmallCNN(configuration: tiny, seed: 3)

@@ -80,11 +80,12 @@ func assertResumeEqualsUninterrupted(run: (TrainingRunConfiguration, _ interrupt
     }
 }
 
-final class TrainingRunTests: XCTestCase {
+/// A test case with a fresh tiny dataset at `root + "/data"` (removed afterwards, with any SIGINT request reset).
+class TinyDatasetTestCase: XCTestCase {
     var root = ""
 
     override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "training-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        root = NSTemporaryDirectory() + "\(type(of: self))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try writeTinyDataset(root + "/data")
     }
 
@@ -92,6 +93,9 @@ final class TrainingRunTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: root)
         Interrupt.reset()
     }
+}
+
+final class TrainingRunTests: TinyDatasetTestCase {
 
     func configuration(out: String, epochs: Int, decoder: String = "lstm") -> TrainingRunConfiguration {
         var c = TrainingRunConfiguration(data: root + "/data")
