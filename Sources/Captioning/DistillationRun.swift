@@ -165,7 +165,10 @@ public final class DistillationRun {
         if c.teacher == "small" && c.teacherWeights == nil { say("warning: teacher small without --teacher-weights: a random network (for tests)") }
         let teacher = try LoadedEncoder(name: c.teacher, weights: c.teacherWeights, allowRandomSmall: true, seed: 7)
         let size = 224
-        let probe = teacher.features(Tensor(shape: [1, 3, size, size]))
+        // One pass on a blank image gives the teacher's grid and, for a teacher with hints, their shapes.
+        let hintTeacher = teacher.encoder as? any HintTeacher
+        let blank = Tensor(shape: [1, 3, size, size])
+        let (probe, probeHints) = hintTeacher.map { $0.featuresAndHints(blank) } ?? (teacher.features(blank), [])
         guard probe.rank == 4 else { throw DatasetError("teacher \(c.teacher) gives features of shape \(probe.shape), expected [N, C, h, w]") }
         let (C, gh, gw) = (probe.shape[1], probe.shape[2], probe.shape[3])
         let P = gh * gw
@@ -176,7 +179,6 @@ public final class DistillationRun {
         }
         var options = c.options
         if c.teacherMode == .cached { options.minimumCropArea = 1 }
-        let hintTeacher = teacher.encoder as? any HintTeacher
         if let w = c.hintWeight, w > 0 {
             guard c.teacherMode == .online else { throw DatasetError("--hint-weight needs --teacher-mode online (the teacher's inner maps are not cached)") }
             guard hintTeacher != nil else { throw DatasetError("teacher \(c.teacher) gives no hints: use --hint-weight 0") }
@@ -185,8 +187,8 @@ public final class DistillationRun {
             options.hintWeight = c.hintWeight ?? (c.teacherMode == .online && hintTeacher != nil ? 1 : 0)
         }
         var hintLayout: [HintLayout] = []
-        if options.hintWeight > 0, let hintTeacher {
-            let shapes = hintTeacher.featuresAndHints(Tensor(shape: [1, 3, size, size])).hints.map { Array($0.shape.dropFirst()) }
+        if options.hintWeight > 0 {
+            let shapes = probeHints.map { Array($0.shape.dropFirst()) }
             switch HintLayout.match(student: studentConfig, inputSize: size, teacherShapes: shapes) {
             case .success(let l): hintLayout = l
             case .failure(let e): throw DatasetError("teacher \(c.teacher): \(e.description)")
