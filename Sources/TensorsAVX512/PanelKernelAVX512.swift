@@ -12,22 +12,37 @@ private func load16(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD16<Float> {
 @inline(never)
 public func sgemmPanel32AVX512(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
+    panelRows(rows, k, a, lda, 1, panel, c, ldc, cols, accumulate)
+}
+
+/// `sgemmPanel32AVX512` with A stored by columns: `C[r, j] (+)= sum_p A[p * lda + r] * panel[p * 32 + j]` (an
+/// im2col matrix `[k, pixels]` read as pixel rows: `rows` consecutive pixels, one broadcast each per step).
+@inline(never)
+public func sgemmPanel32AVX512ColumnA(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
+                                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
+    panelRows(rows, k, a, 1, lda, panel, c, ldc, cols, accumulate)
+}
+
+/// Row `r`, step `p` of A at `a[r * rowStride + p * step]`.
+@inline(__always)
+private func panelRows(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rowStride: Int, _ step: Int, _ panel: UnsafePointer<Float>,
+                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     switch rows {
-    case 1: panelBody(PanelRows1.self, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 2: panelBody(PanelRows2.self, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 3: panelBody(PanelRows3.self, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 4: panelBody(PanelRows4.self, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 5: panelBody(PanelRows5.self, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 6: panelBody(PanelRows6.self, k, a, lda, panel, c, ldc, cols, accumulate)
-    case 7: panelBody(PanelRows7.self, k, a, lda, panel, c, ldc, cols, accumulate)
-    default: panelBody(PanelRows8.self, k, a, lda, panel, c, ldc, cols, accumulate)
+    case 1: panelBody(PanelRows1.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 2: panelBody(PanelRows2.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 3: panelBody(PanelRows3.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 4: panelBody(PanelRows4.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 5: panelBody(PanelRows5.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 6: panelBody(PanelRows6.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 7: panelBody(PanelRows7.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    default: panelBody(PanelRows8.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
     }
 }
 
 /// The kernel for a row count fixed by the type `N` (specialised per count: the unused accumulators and the
 /// tests of `R` disappear from the loop).
 @inline(__always)
-private func panelBody<N: PanelRows>(_: N.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
+private func panelBody<N: PanelRows>(_: N.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ step: Int, _ panel: UnsafePointer<Float>,
                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     let R = N.count
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
@@ -38,7 +53,8 @@ private func panelBody<N: PanelRows>(_: N.Type, _ k: Int, _ a: UnsafePointer<Flo
     let a4 = a + (R > 4 ? 4 * lda : 0), a5 = a + (R > 5 ? 5 * lda : 0), a6 = a + (R > 6 ? 6 * lda : 0)
     let a7 = a + (R > 7 ? 7 * lda : 0)
     var w = UnsafeRawPointer(panel)
-    for p in 0..<k {
+    var p = 0
+    for _ in 0..<k {
         let y0 = load16(w, 0), y1 = load16(w, 64)
         var x = SIMD16<Float>(repeating: a0[p]); c00 = c00.addingProduct(x, y0); c01 = c01.addingProduct(x, y1)
         if R > 1 { x = SIMD16<Float>(repeating: a1[p]); c10 = c10.addingProduct(x, y0); c11 = c11.addingProduct(x, y1) }
@@ -48,7 +64,7 @@ private func panelBody<N: PanelRows>(_: N.Type, _ k: Int, _ a: UnsafePointer<Flo
         if R > 5 { x = SIMD16<Float>(repeating: a5[p]); c50 = c50.addingProduct(x, y0); c51 = c51.addingProduct(x, y1) }
         if R > 6 { x = SIMD16<Float>(repeating: a6[p]); c60 = c60.addingProduct(x, y0); c61 = c61.addingProduct(x, y1) }
         if R > 7 { x = SIMD16<Float>(repeating: a7[p]); c70 = c70.addingProduct(x, y0); c71 = c71.addingProduct(x, y1) }
-        w += 128
+        w += 128; p &+= step
     }
     put(c, cols, accumulate, c00, c01)
     if R > 1 { put(c + ldc, cols, accumulate, c10, c11) }

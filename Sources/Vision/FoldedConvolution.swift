@@ -43,6 +43,7 @@ struct PlanarBatch {
 final class PackedConvWeights: @unchecked Sendable {
     private let weight: Tensor
     private let packs = Mutex<[PackedGEMMWeights]>([])
+    private let panelPacks = Mutex<[PanelWeights]>([])
 
     init(_ weight: Tensor) { self.weight = weight; _ = current }
 
@@ -52,6 +53,17 @@ final class PackedConvWeights: @unchecked Sendable {
         return packs.withLock { list in
             if let p = list.first(where: { $0.kernel == kernel }) { return p }
             let p = PackedGEMMWeights(w.readPointer, m: w.shape[0], k: w.shape[1], lda: w.shape[1], kernel: kernel)
+            list.append(p)
+            return p
+        }
+    }
+
+    /// The weights as 32-channel panels for `ConvolutionGEMM.runPixelRows` (packed on first use).
+    var panels: PanelWeights {
+        let kernel = GEMMConfiguration.resolvedKernel, w = weight
+        return panelPacks.withLock { list in
+            if let p = list.first(where: { $0.kernel == kernel }) { return p }
+            let p = PanelWeights(w.readPointer, n: w.shape[0], k: w.shape[1], kernel: kernel)
             list.append(p)
             return p
         }
@@ -105,7 +117,6 @@ struct FoldedConv {
         let cols = n * oh * ow
         var out = Tensor(shape: [outChannels, n, oh, ow], unsafeUninitialized: { _ in })
         if let r = residual { precondition(r.data.shape == out.shape, "residual \(r.data.shape) for output \(out.shape)") }
-        let weights = packed.current
         let xp = x.data.readPointer
         let geometry = ConvGeometry(batch: n, channels: inChannels, height: h, width: w, kernel: kernel, stride: stride,
                                     padding: padding, outHeight: oh, outWidth: ow)
@@ -114,8 +125,13 @@ struct FoldedConv {
             : .lowered { k0, kc, col0, count, dst, ld in geometry.lower(xp, k0: k0, kc: kc, col0: col0, cols: count, into: dst, ld: ld) }
         out.withUnsafeMutableBufferPointer { ob in
             bias.withUnsafeBufferPointer { bp in
-                ConvolutionGEMM.run(weights, n: cols, source: source, bias: bp.baseAddress, residual: residual?.data.readPointer,
-                                    ldr: cols, relu: relu, c: ob.baseAddress!, ldc: cols)
+                if ConvolutionGEMM.prefersPixelRows(n: cols, k: k) {
+                    ConvolutionGEMM.runPixelRows(packed.panels, n: cols, source: source, bias: bp.baseAddress,
+                                                 residual: residual?.data.readPointer, ldr: cols, relu: relu, c: ob.baseAddress!, ldc: cols)
+                } else {
+                    ConvolutionGEMM.run(packed.current, n: cols, source: source, bias: bp.baseAddress, residual: residual?.data.readPointer,
+                                        ldr: cols, relu: relu, c: ob.baseAddress!, ldc: cols)
+                }
             }
         }
         return PlanarBatch(data: out)

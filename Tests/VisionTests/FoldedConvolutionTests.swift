@@ -3,7 +3,8 @@ import Tensors
 @testable import Vision
 
 /// The inference convolution (`FoldedConv.apply`: packed weights, implicit im2col, fused bias / residual / ReLU)
-/// and the 3x3 stride-2 max pooling against naive float64 loops, on both micro-kernel families and 1 or 2 threads.
+/// and the 3x3 stride-2 max pooling against naive float64 loops, on both micro-kernel families, both tilings
+/// (pixels as columns or as rows, `ConvolutionTiling`) and 1 or 2 threads.
 final class FoldedConvolutionTests: XCTestCase {
     /// (batch, in channels, height, width, out channels, kernel, stride, padding)
     private let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
@@ -18,11 +19,16 @@ final class FoldedConvolutionTests: XCTestCase {
         (1, 8, 56, 56, 20, 3, 1, 1),    // 98 (AVX2: 196) column panels: 9 chunks, evened out to 10 for two threads
         (1, 16, 7, 7, 40, 3, 2, 1),     // one column panel, row groups: the im2col matrix lowered once, shared
         (3, 7, 2, 9, 11, 5, 1, 2),      // same-size 5x5 on a plane shorter than the kernel: whole-plane copies
+        (1, 32, 14, 14, 70, 3, 1, 1),   // 196 pixels: 28 tiles of 7 rows as pixel rows, a ragged channel panel
+        (1, 60, 5, 5, 33, 3, 1, 1),     // 25 pixels (8-row tiles, the last of one row), K = 540: three 256-step blocks
     ]
 
     func testConvolutionMatchesNaiveLoops() throws {
         var rng = SeededRandom(seed: 7)
-        let kernels: [GEMMKernel] = CPUFeatures.hasAVX512F ? [.avx2, .avx512] : [.avx2]
+        // AVX2 always tiles pixels as columns; AVX-512 either way.
+        var settings: [(GEMMKernel, ConvolutionTiling)] = [(.avx2, .automatic)]
+        if CPUFeatures.hasAVX512F { settings += [(.avx512, .pixelColumns), (.avx512, .pixelRows)] }
+        else { print("FoldedConvolutionTests: no AVX-512 on this CPU, its kernels and the pixel-row tiling are not tested") }
         for (n, cin, h, w, cout, k, s, p) in cases {
             let x = Tensor(shape: [cin, n, h, w], (0..<(cin * n * h * w)).map { _ in rng.uniform(-1, 1) })
             let wt = Tensor(shape: [cout, cin, k, k], (0..<(cout * cin * k * k)).map { _ in rng.uniform(-1, 1) })
@@ -31,9 +37,9 @@ final class FoldedConvolutionTests: XCTestCase {
             let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
             let res = Tensor(shape: [cout, n, oh, ow], (0..<(cout * n * oh * ow)).map { _ in rng.uniform(-1, 1) })
             let ref = naive(x.scalars, wt.scalars, bias, n: n, cin: cin, h: h, w: w, cout: cout, k: k, s: s, p: p)
-            for kernel in kernels { for threads in [1, 2] { for (relu, residual) in [(false, false), (true, true)] {
-                let label = "n\(n) c\(cin) \(h)x\(w) -> \(cout) k\(k) s\(s) p\(p) \(kernel) t\(threads) relu \(relu)"
-                let y = withSettings(kernel: kernel, threads: threads) {
+            for (kernel, tiling) in settings { for threads in [1, 2] { for (relu, residual) in [(false, false), (true, true)] {
+                let label = "n\(n) c\(cin) \(h)x\(w) -> \(cout) k\(k) s\(s) p\(p) \(kernel) \(tiling) t\(threads) relu \(relu)"
+                let y = withSettings(kernel: kernel, tiling: tiling, threads: threads) {
                     conv.apply(PlanarBatch(data: x), relu: relu, residual: residual ? PlanarBatch(data: res) : nil)
                 }
                 XCTAssertEqual(y.data.shape, [cout, n, oh, ow], label)
@@ -115,13 +121,16 @@ final class FoldedConvolutionTests: XCTestCase {
         return out
     }
 
-    private func withSettings<R>(kernel: GEMMKernel, threads: Int, _ body: () -> R) -> R {
+    private func withSettings<R>(kernel: GEMMKernel, tiling: ConvolutionTiling, threads: Int, _ body: () -> R) -> R {
         let (k0, t0, th0) = (GEMMConfiguration.kernel, ThreadPool.shared.threadCount, GEMMConfiguration.parallelThreshold)
+        let tiling0 = ConvolutionTiling.mode
         GEMMConfiguration.kernel = kernel
+        ConvolutionTiling.mode = tiling
         ThreadPool.shared.threadCount = threads
         GEMMConfiguration.parallelThreshold = 0  // split even these small products over the threads
         defer {
             GEMMConfiguration.kernel = k0
+            ConvolutionTiling.mode = tiling0
             ThreadPool.shared.threadCount = t0
             GEMMConfiguration.parallelThreshold = th0
         }
