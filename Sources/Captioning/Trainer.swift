@@ -218,11 +218,13 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
     ///   - validate: decodes the validation split with the current model and scores it.
     ///   - save: writes a checkpoint of the model, optimiser and state; `best` when this epoch is the best so far.
     ///   - log: receives each epoch's record.
+    ///   - checkpointDue: asked after every batch that does not end an epoch; `true` saves a checkpoint there
+    ///     (mid-epoch, resumable like an interrupt's), so that a killed run loses at most that much work.
     public func run(state initial: TrainingState, optimizer initialOptimizer: AdamOptimizer?,
                     validate: (Model) throws -> ValidationScores,
                     save: (TrainingState, AdamOptimizer, _ best: Bool) throws -> Void,
                     log: (EpochRecord) throws -> Void = { _ in },
-                    progress: Bool = true) throws -> (TrainingOutcome, TrainingState) {
+                    progress: Bool = true, checkpointDue: () -> Bool = { false }) throws -> (TrainingOutcome, TrainingState) {
         var state = initial
         var adam = initialOptimizer ?? AdamOptimizer(parameterCount: model.parameters.count, learningRate: state.learningRate)
         if state.finished { return (.completed, state) }
@@ -263,6 +265,10 @@ public final class DecoderTrainer<Model: TrainableDecoder> {
                     state.secondsInEpoch = ProgressReporter.now() - started
                     try save(state, adam, false)
                     return (.interrupted, state)
+                }
+                if state.batchInEpoch < plan.count && checkpointDue() {
+                    state.secondsInEpoch = ProgressReporter.now() - started
+                    try save(state, adam, false)
                 }
             }
             reporter?.finish()

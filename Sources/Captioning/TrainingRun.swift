@@ -41,6 +41,9 @@ public struct TrainingRunConfiguration: Sendable {
     public var transformer = TransformerSizes()
     /// Progress lines on stderr.
     public var progress = true
+    /// Seconds between mid-epoch checkpoints (0: only at epoch ends and on an interrupt). Not a training
+    /// setting: a run may resume with another interval.
+    public var checkpointInterval: Double = 600
 
     public struct LSTMSizes: Sendable {
         public var embedding = 512, attention = 512, hidden = 512
@@ -385,7 +388,15 @@ public final class TrainingRun {
         func fit<M: TrainableDecoder>(_ m: M) throws -> (TrainingOutcome, TrainingState) {
             let t = DecoderTrainer(model: m, options: options, examples: examples, features: trainFeatures, regions: P, encoderSize: C,
                                    tuning: tuning, prefix: trainPrefix)
-            return try t.run(state: state, optimizer: adam, validate: { _ in try validate() }, save: save, log: logRecord, progress: c.progress)
+            // Mid-epoch checkpoints every `checkpointInterval` seconds (epoch-end saves restart the clock).
+            var lastSave = ProgressReporter.now()
+            let timedSave: (TrainingState, AdamOptimizer, Bool) throws -> Void = { st, opt, best in
+                try save(st, opt, best)
+                lastSave = ProgressReporter.now()
+            }
+            let interval = c.checkpointInterval
+            return try t.run(state: state, optimizer: adam, validate: { _ in try validate() }, save: timedSave, log: logRecord,
+                             progress: c.progress, checkpointDue: { interval > 0 && ProgressReporter.now() - lastSave >= interval })
         }
         let (outcome, final): (TrainingOutcome, TrainingState)
         switch decoder {

@@ -88,7 +88,8 @@ final class TrainCommandTests: XCTestCase {
     func testSIGKILLLeavesALoadableCheckpointThatResumes() throws {
         let f = try CLIFixture.shared()
         let out = f.root + "/sigkill"
-        let p = try BackgroundCaption(f.trainArguments(out: out, epochs: 400) + ["--patience", "400"])
+        // Mid-epoch checkpoints as often as they come (every batch), so the kill may land in any of their writes.
+        let p = try BackgroundCaption(f.trainArguments(out: out, epochs: 400) + ["--patience", "400", "--checkpoint-minutes", "0.000001"])
         XCTAssertTrue(p.wait(for: "epoch 2:"), p.stderr)
         kill(p.process.processIdentifier, SIGKILL)
         _ = p.finish()
@@ -107,7 +108,8 @@ final class TrainCommandTests: XCTestCase {
         for args in [["train"], ["train", "--data", f.data, "--encoder", "vgg"], ["train", "--data", f.root + "/nope"],
                      ["train", "--data", f.data, "--out", f.root + "/empty", "--resume"],
                      ["train", "--data", f.data, "--encoder", "mobilenet_v2"],
-                     ["train", "--data", f.data, "--decoder", "gru"]] {
+                     ["train", "--data", f.data, "--decoder", "gru"],
+                     ["train", "--data", f.data, "--checkpoint-minutes", "-1"]] {
             let r = try CLIRunner.run(args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             let lines = r.stderr.split(separator: "\n")

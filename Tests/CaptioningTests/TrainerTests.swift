@@ -81,6 +81,34 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(saved!.state.step, last!.state.step)
     }
 
+    /// `checkpointDue` saves within epochs (never on an epoch's last batch, which the epoch-end save covers), and
+    /// training resumed from such a mid-epoch save ends bit-identical to an uninterrupted run.
+    func testMidEpochCheckpointsResumeExactly() throws {
+        let straight = trainer()
+        var last: Snapshot?
+        _ = try straight.run(state: TrainingState(options: straight.options), optimizer: nil, validate: validate,
+                             save: { s, a, _ in last = Snapshot(state: s, adam: a, weights: straight.model.parameters.values) }, progress: false)
+        let batchesPerEpoch = straight.batches(epoch: 0).count
+        XCTAssertGreaterThan(batchesPerEpoch, 3)
+
+        let t = trainer()
+        var saves: [Snapshot] = []
+        _ = try t.run(state: TrainingState(options: t.options), optimizer: nil, validate: validate,
+                      save: { s, a, _ in saves.append(Snapshot(state: s, adam: a, weights: t.model.parameters.values)) },
+                      progress: false, checkpointDue: { true })
+        XCTAssertEqual(saves.count, 2 * batchesPerEpoch, "one save after every batch: mid-epoch ones and the epoch ends")
+        XCTAssertEqual(saves.filter { $0.state.batchInEpoch > 0 }.count, 2 * (batchesPerEpoch - 1))
+        XCTAssertEqual(saves.last!.weights, last!.weights, "saving changes nothing")
+        let mid = try XCTUnwrap(saves.first { $0.state.epoch == 1 && $0.state.batchInEpoch == 2 })
+        let resumed = trainer()
+        resumed.model.parameters.values = mid.weights
+        var final: Snapshot?
+        _ = try resumed.run(state: mid.state, optimizer: mid.adam, validate: validate,
+                            save: { s, a, _ in final = Snapshot(state: s, adam: a, weights: resumed.model.parameters.values) }, progress: false)
+        XCTAssertEqual(final!.weights, last!.weights, "bit-identical weights after resuming mid-epoch")
+        XCTAssertEqual(final!.state.history.map(\.trainLoss), last!.state.history.map(\.trainLoss))
+    }
+
     func testSameSeedSameLossesDifferentSeedDifferentLosses() throws {
         func losses(_ seed: UInt64) throws -> [Double] {
             let t = trainer(seed, epochs: 2)

@@ -67,6 +67,14 @@ func assertResumeEqualsUninterrupted(run: (TrainingRunConfiguration, _ interrupt
                        "bit-identical \(prefix)*", file: file, line: line)
     }
     XCTAssertEqual(resumed.state.history.map(\.trainLoss), straight.state.history.map(\.trainLoss), file: file, line: line)
+    // A checkpoint after every batch (the mid-epoch timer at its shortest) changes nothing.
+    var frequent = configuration("frequent", 2)
+    frequent.checkpointInterval = 1e-9
+    let checkpointed = try run(frequent, false)
+    for prefix in prefixes {
+        XCTAssertEqual(try tensors(checkpointed.checkpointPath, prefix), try tensors(straight.checkpointPath, prefix),
+                       "bit-identical \(prefix)* with a checkpoint after every batch", file: file, line: line)
+    }
     let interrupted = try run(configuration("sigint", 2), true)
     XCTAssertEqual(interrupted.outcome, .interrupted, file: file, line: line)
     XCTAssertEqual(interrupted.state.batchInEpoch, 1, file: file, line: line)

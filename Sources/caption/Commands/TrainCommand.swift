@@ -16,8 +16,8 @@ enum TrainCommand: Command {
     the val split is decoded for real (beam search, not teacher-forced) and scored with BLEU-1..4, CIDEr-D
     and ROUGE-L; the best epoch by BLEU-4 is kept. In DIR: model.safetensors (best epoch: all
     `describe`/`eval` need), checkpoint.safetensors (latest, with optimiser state, for --resume), log.jsonl
-    (one JSON line per epoch). Ctrl-C saves a checkpoint and exits 0; run the same command with --resume
-    to continue exactly where it stopped.
+    (one JSON line per epoch). The checkpoint is also written every --checkpoint-minutes within an epoch;
+    Ctrl-C saves one and exits 0; run the same command with --resume to continue exactly where it stopped.
 
     data:
     \(CommandSupport.datasetHelp)
@@ -62,6 +62,8 @@ enum TrainCommand: Command {
       --val-beam N     beam width of the per-epoch val decode (default 3; 1 = greedy)
       --out DIR        output directory (default runs/caption)
       --resume         continue the run in --out exactly where it stopped
+      --checkpoint-minutes M  also checkpoint every M minutes within an epoch (default 10; 0 = at
+                              epoch ends and on Ctrl-C only): a killed run loses at most that much
       --init-from M    start from trained model M: its vocabulary, decoder sizes and weights (fine-tuning,
                        e.g. a decoder trained on mobilenet_v2 features adapted to a distilled small CNN)
       --quiet          no progress lines
@@ -73,7 +75,7 @@ enum TrainCommand: Command {
             "--batch-size", "--learning-rate", "--seed", "--out", "--limit", "--val-limit", "--val-beam", "--patience",
             "--max-words", "--cache", "--embedding-size", "--attention-size", "--hidden-size", "--dropout", "--model-size",
             "--heads", "--ff-size", "--layers", "--warmup", "--attention-penalty", "--grad-clip", "--init-from",
-            "--fine-tune-from", "--encoder-learning-rate", "--cache-chunk",
+            "--fine-tune-from", "--encoder-learning-rate", "--cache-chunk", "--checkpoint-minutes",
         ]), flags: ["--resume", "--no-attention", "--fine-tune-encoder", "--quiet"])
         guard a.positionals.isEmpty else { throw CLIError("unexpected argument '\(a.positionals[0])' (see --help)") }
         let fineTune = a.flag("--fine-tune-encoder")
@@ -111,6 +113,9 @@ enum TrainCommand: Command {
         c.cacheDirectory = CommandSupport.cacheDirectory(a)
         c.featureSaveEvery = try a.int("--cache-chunk", default: 256, range: 1...10_000_000)
         c.progress = !a.flag("--quiet")
+        let minutes = try a.double("--checkpoint-minutes", default: 10)
+        guard minutes >= 0, minutes.isFinite else { throw CLIError("--checkpoint-minutes expects a number >= 0, got \(minutes)") }
+        c.checkpointInterval = minutes * 60
         var o = TrainingOptions()
         o.epochs = try a.int("--epochs", default: 20, range: 1...100_000)
         o.batchSize = try a.int("--batch-size", default: 32, range: 1...100_000)
