@@ -37,19 +37,22 @@ func writeStderr(_ s: String) {
 }
 
 /// Keeps freed memory in the process for reuse instead of handing it back to the kernel on every `free`.
-/// glibc's default serves large blocks with `mmap` and returns them with `munmap` (and trims the heap top)
-/// as soon as they are freed; with two threads every `munmap` also costs a TLB shoot-down between the CPUs.
-/// Decoding one image after another then faulted in fresh pages for every image: 0.81 ms per preprocessed
-/// 341x256 JPEG instead of 0.34 ms (15,700 page faults instead of 1,800 over `caption bench decode-image
-/// encoder --filter preprocess`). Blocks up to 32 MiB (glibc's maximum) now come from the heap, and up to
-/// 512 MiB of free heap top is kept.
+/// glibc's default serves large blocks with `mmap` and returns them with `munmap` as soon as they are freed
+/// (and trims the heap top); with two threads every `munmap` also costs a TLB shoot-down between the CPUs,
+/// and every reuse faults in fresh zeroed pages. Decoding one image after another took 0.81 ms per
+/// preprocessed 341x256 JPEG instead of 0.34 ms (15,700 page faults instead of 1,800 over `caption bench
+/// decode-image encoder --filter preprocess`); MobileNetV2 at batch 16 (77 MB activations) 110 ms instead of
+/// 75 (400 k page faults instead of 82 k). So every block comes from the heap (`M_MMAP_MAX` 0: a thread
+/// arena that cannot hold a block falls back to the main one), and up to 512 MiB of free heap top is kept.
 func keepFreedMemory() {
     #if canImport(Glibc)
-    // `mallopt` (<malloc.h>) is not in Swift's Glibc module: look it up. M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3.
+    // `mallopt` (<malloc.h>) is not in Swift's Glibc module: look it up.
+    // M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3, M_MMAP_MAX = -4.
     typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
     let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
     _ = mallopt(-3, 32 << 20)
+    _ = mallopt(-4, 0)
     _ = mallopt(-1, 512 << 20)
     #endif
 }
