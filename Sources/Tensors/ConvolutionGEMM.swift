@@ -88,15 +88,8 @@ public enum ConvolutionGEMM {
         // threads, its rows split between them), then multiply it in place (the small late layers at batch 1,
         // e.g. ResNet's 14x14 and 7x7 stages, where the lowering was done twice).
         if mGroups > 1, case .lowered(let lower) = source, k * n <= 1 << 22 {
-            let ldFull = (n + 15) / 16 * 16   // 64-byte rows
-            withScratchBuffer(count: k * ldFull) { full in
-                let rowsPer = max(1, (k + 4 * threads - 1) / (4 * threads))
-                let dst = SendablePointer(p: full)
-                ThreadPool.shared.parallelFor((k + rowsPer - 1) / rowsPer, maxThreads: threads) { i, _ in
-                    let r0 = i * rowsPer, r1 = min(k, r0 + rowsPer)
-                    lower(r0, r1 - r0, 0, n, dst.p + r0 * ldFull, ldFull)
-                }
-                run(a, n: n, source: .matrix(UnsafePointer(full), ld: ldFull), bias: bias, residual: residual, ldr: ldr,
+            withLoweredMatrix(lower, k: k, n: n, threads: threads) { full, ldFull in
+                run(a, n: n, source: .matrix(full, ld: ldFull), bias: bias, residual: residual, ldr: ldr,
                     relu: relu, c: c, ldc: ldc, threads: threads)
             }
             return
@@ -182,6 +175,22 @@ public enum ConvolutionGEMM {
             for r in (ip0 * mr)..<r1 {
                 rowEpilogue(c + r * ldc + col0, cols, bias?[r] ?? 0, residual.map { $0 + r * ldr + col0 }, relu)
             }
+        }
+    }
+
+    /// The whole `[k, n]` matrix of `lower` in a scratch buffer with 64-byte rows (`ld` a multiple of 16), its rows
+    /// lowered in parallel, for `body(matrix, ld)`.
+    static func withLoweredMatrix(_ lower: Lowering, k: Int, n: Int, threads: Int,
+                                  _ body: (UnsafePointer<Float>, Int) -> Void) {
+        let ldFull = (n + 15) / 16 * 16
+        withScratchBuffer(count: k * ldFull) { full in
+            let rowsPer = max(1, (k + 4 * threads - 1) / (4 * threads))
+            let dst = SendablePointer(p: full)
+            ThreadPool.shared.parallelFor((k + rowsPer - 1) / rowsPer, maxThreads: threads) { i, _ in
+                let r0 = i * rowsPer, r1 = min(k, r0 + rowsPer)
+                lower(r0, r1 - r0, 0, n, dst.p + r0 * ldFull, ldFull)
+            }
+            body(UnsafePointer(full), ldFull)
         }
     }
 

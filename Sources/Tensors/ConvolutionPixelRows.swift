@@ -46,15 +46,8 @@ extension ConvolutionGEMM {
         case .matrix(let b, let ldb):
             pixelRowProduct(w, n: n, b: b, ldb: ldb, bias: bias, residual: residual, ldr: ldr, relu: relu, c: c, ldc: ldc, threads: threads)
         case .lowered(let lower):
-            let ldFull = (n + 15) / 16 * 16
-            withScratchBuffer(count: k * ldFull) { full in
-                let rowsPer = max(1, (k + 4 * threads - 1) / (4 * threads))
-                let dst = SendablePointer(p: full)
-                ThreadPool.shared.parallelFor((k + rowsPer - 1) / rowsPer, maxThreads: threads) { i, _ in
-                    let r0 = i * rowsPer, r1 = min(k, r0 + rowsPer)
-                    lower(r0, r1 - r0, 0, n, dst.p + r0 * ldFull, ldFull)
-                }
-                pixelRowProduct(w, n: n, b: UnsafePointer(full), ldb: ldFull, bias: bias, residual: residual, ldr: ldr,
+            withLoweredMatrix(lower, k: k, n: n, threads: threads) { full, ldFull in
+                pixelRowProduct(w, n: n, b: full, ldb: ldFull, bias: bias, residual: residual, ldr: ldr,
                                 relu: relu, c: c, ldc: ldc, threads: threads)
             }
         }
