@@ -10,34 +10,37 @@ import TensorsAVX512
 /// `Cᵀ [pixels, channels] = Bᵀ · Wᵀ`, with the pixels as the rows of 7- or 8-row tiles and the weights as
 /// 32-channel panels (`PanelWeights`). The usual orientation puts the pixels in 32-column tiles, so 49 pixels
 /// cost 64 columns of work (77 % useful) and 196 cost 224 (88 %); as rows, 49 = 7 x 7 and 196 = 28 x 7 waste
-/// nothing. AVX-512 only (the AVX2 tile of 7 rows x 16 columns needs more than its 16 registers).
+/// nothing. AVX2 uses 6-row tiles against 16-channel panels (a 7 x 16 tile would need 17 of its 16 registers):
+/// 49 pixels then cost 54 rows.
 extension ConvolutionGEMM {
     /// Whether `runPixelRows` is the faster way to a product with `n` pixels (columns of `C`) and depth `k` for
-    /// the current kernel family: with `ConvolutionTiling.mode` `.automatic`, AVX-512 and either at most 256
-    /// pixels, or at most 1024 pixels and a depth of at least 1024 (where the transposed epilogue costs little
-    /// against the product), and an im2col matrix of at most 4 M floats; always or never as the mode forces
-    /// (AVX-512 only). Measured per ResNet-50 layer at batch 1: 0.56-0.84 of the time at 49 and 196 pixels,
-    /// 0.78-0.94 for the 3x3 layers at 784, 1.04-1.38 for the 1x1 layers at 784 (depth 128-512).
+    /// the current kernel family: with `ConvolutionTiling.mode` `.automatic`, an im2col matrix of at most 4 M
+    /// floats and at most 256 pixels, or on AVX-512 also at most 1024 pixels with a depth of at least 1024
+    /// (where the transposed epilogue costs little against the product); always or never as the mode forces.
+    /// Measured per ResNet-50 layer at batch 1, time against the pixel-column tiles: AVX-512 0.56-0.84 at 49
+    /// and 196 pixels, 0.78-0.94 for the 3x3 layers at 784, 1.04-1.38 for the 1x1 layers at 784 (depth
+    /// 128-512); AVX2 0.65-0.94 at 49 and 196 pixels, 1.26-1.29 for the 3x3 layers at 784.
     public static func prefersPixelRows(n: Int, k: Int) -> Bool {
-        guard GEMMConfiguration.resolvedKernel == .avx512, n > 0, k > 0 else { return false }
+        guard n > 0, k > 0 else { return false }
         switch ConvolutionTiling.mode {
         case .pixelRows: return true
         case .pixelColumns: return false
         case .automatic:
-            return (n <= 256 || (n <= 1024 && k >= 1024)) && n * k <= 1 << 22
+            guard n * k <= 1 << 22 else { return false }
+            if GEMMConfiguration.resolvedKernel == .avx512 { return n <= 256 || (n <= 1024 && k >= 1024) }
+            return n <= 256
         }
     }
 
     /// `C[i, j] = act(sum_p W[i, p] B[p, j] + bias[i] + residual[i * ldr + j])` for `i < w.n`, `j < n`, as
-    /// `run` computes it, from the weights in panels (`w.kernel` must be `.avx512`). The im2col matrix of a
+    /// `run` computes it, from the weights in panels (either kernel family). The im2col matrix of a
     /// lowered source is made once, whole, its rows split between the threads; each thread then takes runs of
     /// weight panels, multiplies every pixel tile by them block by block over `k` (a 256-step block of a panel,
-    /// 32 KB, stays in L1 across the tiles), and writes its channels of `C` through the epilogue.
+    /// 32 KB on AVX-512, stays in L1 across the tiles), and writes its channels of `C` through the epilogue.
     /// Each output is one in-order sum per 256-step block, whatever the threads.
     public static func runPixelRows(_ w: PanelWeights, n: Int, source: Source, bias: UnsafePointer<Float>?,
                                     residual: UnsafePointer<Float>?, ldr: Int, relu: Bool,
                                     c: UnsafeMutablePointer<Float>, ldc: Int, threads requested: Int? = nil) {
-        precondition(w.kernel == .avx512 && CPUFeatures.hasAVX512F, "runPixelRows needs AVX-512 panels")
         let m = w.n, k = w.k
         if m <= 0 || n <= 0 { return }
         let flops = 2 * Double(m) * Double(n) * Double(k)
@@ -57,8 +60,10 @@ extension ConvolutionGEMM {
                                         residual: UnsafePointer<Float>?, ldr: Int, relu: Bool,
                                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         let m = w.n, k = w.k, nr = w.nr, panels = w.panels, kBlock = 256
-        // 7-row tiles when they divide the pixels and 8-row ones do not (7x7 and 14x14 maps), else 8 rows.
-        let tileRows = n % 8 != 0 && n % 7 == 0 ? 7 : 8
+        // AVX-512: 7-row tiles when they divide the pixels and 8-row ones do not (7x7 and 14x14 maps), else 8 rows.
+        // AVX2: 6 rows (its 16 registers hold 6 x 2 accumulators, 2 panel vectors and a broadcast).
+        let avx512 = w.kernel == .avx512
+        let tileRows = !avx512 ? 6 : n % 8 != 0 && n % 7 == 0 ? 7 : 8
         let perItem = max(1, panels / (2 * threads))
         let items = (panels + perItem - 1) / perItem
         let (weights, out) = (UnsafePointer(w.data), SendablePointer(p: c))
@@ -77,7 +82,9 @@ extension ConvolutionGEMM {
                         var r = 0
                         while r < n {
                             let rows = min(tileRows, n - r)
-                            sgemmPanel32AVX512ColumnA(rows, kc, b + k0 * ldb + r, ldb, panel, ct.p + r * ldt + q * nr, ldt, cols, k0 > 0)
+                            let (a, tile) = (b + k0 * ldb + r, ct.p + r * ldt + q * nr)
+                            if avx512 { sgemmPanel32AVX512ColumnA(rows, kc, a, ldb, panel, tile, ldt, cols, k0 > 0) }
+                            else { sgemmPanel16AVX2ColumnA(rows, kc, a, ldb, panel, tile, ldt, cols, k0 > 0) }
                             r += rows
                         }
                     }
@@ -105,7 +112,7 @@ public enum ConvolutionTiling: Int, Sendable {
     case automatic
     /// Always `ConvolutionGEMM.run` (pixels as the columns of 12x32 / 6x16 tiles).
     case pixelColumns
-    /// `ConvolutionGEMM.runPixelRows` wherever the kernel family allows it (AVX-512).
+    /// `ConvolutionGEMM.runPixelRows` for every shape.
     case pixelRows
 
     private static let current = Atomic<Int>(environment.rawValue)

@@ -1,19 +1,21 @@
 import XCTest
 import Tensors
 
-/// `ConvolutionGEMM.runPixelRows` (pixels as the rows of 7- and 8-row tiles against 32-channel weight panels)
-/// against float64 loops: every tile height (1-9 pixels, 13, 49), depths across the 256-step blocks, ragged
-/// channel panels, stored and lowered right operands, bias / residual / ReLU, 1 and 2 threads.
+/// `ConvolutionGEMM.runPixelRows` (pixels as the rows of 7- and 8-row tiles against 32-channel weight panels on
+/// AVX-512, 6-row tiles against 16-channel panels on AVX2) against float64 loops: every tile height (1-9
+/// pixels, 13, 49), depths across the 256-step blocks, ragged channel panels, stored and lowered right
+/// operands, bias / residual / ReLU, both kernel families, 1 and 2 threads.
 final class ConvolutionPixelRowsTests: XCTestCase {
     func testPixelRowProductsMatchNaiveLoops() throws {
-        guard CPUFeatures.hasAVX512F else { throw XCTSkip("runPixelRows needs AVX-512, which this CPU lacks") }
         var rng = SeededRandom(seed: 91)
         let threshold = GEMMConfiguration.parallelThreshold
         GEMMConfiguration.parallelThreshold = 0
         defer { GEMMConfiguration.parallelThreshold = threshold }
-        for (m, k) in [(5, 1), (33, 300), (64, 513), (70, 256)] {
+        let kernels: [GEMMKernel] = CPUFeatures.hasAVX512F ? [.avx2, .avx512] : [.avx2]
+        for kernel in kernels { for (m, k) in [(5, 1), (33, 300), (64, 513), (70, 256)] {
             let w = (0..<(m * k)).map { _ in rng.uniform(-1, 1) }
-            let panels = w.withUnsafeBufferPointer { PanelWeights($0.baseAddress!, n: m, k: k, kernel: .avx512) }
+            let panels = w.withUnsafeBufferPointer { PanelWeights($0.baseAddress!, n: m, k: k, kernel: kernel) }
+            XCTAssertEqual(panels.kernel, kernel)
             let bias = (0..<m).map { _ in rng.uniform(-1, 1) }
             for n in Array(1...9) + [13, 49] {
                 let ldb = n + 3, ldc = n + 2, ldr = n + 1
@@ -46,19 +48,18 @@ final class ConvolutionPixelRowsTests: XCTestCase {
                         if relu { sum = max(sum, 0) }
                         if !(abs(Double(got) - sum) <= 1e-5 * max(mag, 1e-30)) { failures += 1 }
                     } }
-                    XCTAssertEqual(failures, 0, "m\(m) k\(k) n\(n) t\(threads) lowered \(lowered) relu \(relu) residual \(withResidual)")
+                    XCTAssertEqual(failures, 0, "\(kernel) m\(m) k\(k) n\(n) t\(threads) lowered \(lowered) relu \(relu) residual \(withResidual)")
                 } } }
             }
-        }
+        } }
     }
 
     /// The tiling never changes a pixel's sums with the thread count (each is one in-order sum per block).
     func testResultsAreIndependentOfThreads() throws {
-        guard CPUFeatures.hasAVX512F else { throw XCTSkip("runPixelRows needs AVX-512, which this CPU lacks") }
         var rng = SeededRandom(seed: 92)
         let (m, k, n) = (96, 700, 49)
         let w = (0..<(m * k)).map { _ in rng.uniform(-1, 1) }, b = (0..<(k * n)).map { _ in rng.uniform(-1, 1) }
-        let panels = w.withUnsafeBufferPointer { PanelWeights($0.baseAddress!, n: m, k: k, kernel: .avx512) }
+        let panels = w.withUnsafeBufferPointer { PanelWeights($0.baseAddress!, n: m, k: k) }
         let results = [1, 2].map { threads -> [Float] in
             var c = [Float](repeating: 0, count: m * n)
             b.withUnsafeBufferPointer { bp in
