@@ -12,7 +12,7 @@ private func load8(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD8<Float> {
 @inline(never)
 func sgemmPanel16AVX2(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
-    panelRows16(rows, k, a, lda, 1, panel, c, ldc, cols, accumulate)
+    panelRows16(UnitStep.self, rows, k, a, lda, 1, panel, c, ldc, cols, accumulate)
 }
 
 /// `sgemmPanel16AVX2` with A stored by columns: `C[r, j] (+)= sum_p A[p * lda + r] * panel[p * 16 + j]` (an
@@ -20,27 +20,27 @@ func sgemmPanel16AVX2(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: I
 @inline(never)
 func sgemmPanel16AVX2ColumnA(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                              _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
-    panelRows16(rows, k, a, 1, lda, panel, c, ldc, cols, accumulate)
+    panelRows16(AnyStep.self, rows, k, a, 1, lda, panel, c, ldc, cols, accumulate)
 }
 
 /// Row `r`, step `p` of A at `a[r * rowStride + p * step]`.
 @inline(__always)
-private func panelRows16(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rowStride: Int, _ step: Int, _ panel: UnsafePointer<Float>,
+private func panelRows16<S: PanelStep>(_: S.Type, _ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rowStride: Int, _ step: Int, _ panel: UnsafePointer<Float>,
                          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     switch rows {
-    case 1: panelBody16(PanelRows161.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 2: panelBody16(PanelRows162.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 3: panelBody16(PanelRows163.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 4: panelBody16(PanelRows164.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 5: panelBody16(PanelRows165.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    default: panelBody16(PanelRows166.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 1: panelBody16(PanelRows161.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 2: panelBody16(PanelRows162.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 3: panelBody16(PanelRows163.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 4: panelBody16(PanelRows164.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 5: panelBody16(PanelRows165.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    default: panelBody16(PanelRows166.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
     }
 }
 
 /// The kernel for a row count fixed by the type `N` (specialised per count: the unused accumulators and the
 /// tests of `R` disappear from the loop).
 @inline(__always)
-private func panelBody16<N: PanelRows16>(_: N.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ step: Int, _ panel: UnsafePointer<Float>,
+private func panelBody16<N: PanelRows16, S: PanelStep>(_: N.Type, _: S.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ step: Int, _ panel: UnsafePointer<Float>,
                          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     let R = N.count
     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
@@ -58,7 +58,7 @@ private func panelBody16<N: PanelRows16>(_: N.Type, _ k: Int, _ a: UnsafePointer
         if R > 3 { x = SIMD8<Float>(repeating: a3[p]); c30 = c30.addingProduct(x, y0); c31 = c31.addingProduct(x, y1) }
         if R > 4 { x = SIMD8<Float>(repeating: a4[p]); c40 = c40.addingProduct(x, y0); c41 = c41.addingProduct(x, y1) }
         if R > 5 { x = SIMD8<Float>(repeating: a5[p]); c50 = c50.addingProduct(x, y0); c51 = c51.addingProduct(x, y1) }
-        w += 64; p &+= step
+        w += 64; p = S.advance(p, step)
     }
     put16(c, cols, accumulate, c00, c01)
     if R > 1 { put16(c + ldc, cols, accumulate, c10, c11) }
@@ -94,3 +94,9 @@ private enum PanelRows163: PanelRows16 { static var count: Int { 3 } }
 private enum PanelRows164: PanelRows16 { static var count: Int { 4 } }
 private enum PanelRows165: PanelRows16 { static var count: Int { 5 } }
 private enum PanelRows166: PanelRows16 { static var count: Int { 6 } }
+
+/// How the step index of A advances: by 1 (rows stored contiguously; the constant keeps the loop as it was) or by
+/// a stride (A stored by columns).
+private protocol PanelStep { static func advance(_ p: Int, _ step: Int) -> Int }
+private enum UnitStep: PanelStep { @inline(__always) static func advance(_ p: Int, _ step: Int) -> Int { p &+ 1 } }
+private enum AnyStep: PanelStep { @inline(__always) static func advance(_ p: Int, _ step: Int) -> Int { p &+ step } }

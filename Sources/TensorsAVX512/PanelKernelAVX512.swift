@@ -12,7 +12,7 @@ private func load16(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD16<Float> {
 @inline(never)
 public func sgemmPanel32AVX512(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
-    panelRows(rows, k, a, lda, 1, panel, c, ldc, cols, accumulate)
+    panelRows(UnitStep.self, rows, k, a, lda, 1, panel, c, ldc, cols, accumulate)
 }
 
 /// `sgemmPanel32AVX512` with A stored by columns: `C[r, j] (+)= sum_p A[p * lda + r] * panel[p * 32 + j]` (an
@@ -20,29 +20,29 @@ public func sgemmPanel32AVX512(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>,
 @inline(never)
 public func sgemmPanel32AVX512ColumnA(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
                                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
-    panelRows(rows, k, a, 1, lda, panel, c, ldc, cols, accumulate)
+    panelRows(AnyStep.self, rows, k, a, 1, lda, panel, c, ldc, cols, accumulate)
 }
 
 /// Row `r`, step `p` of A at `a[r * rowStride + p * step]`.
 @inline(__always)
-private func panelRows(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rowStride: Int, _ step: Int, _ panel: UnsafePointer<Float>,
+private func panelRows<S: PanelStep>(_: S.Type, _ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rowStride: Int, _ step: Int, _ panel: UnsafePointer<Float>,
                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     switch rows {
-    case 1: panelBody(PanelRows1.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 2: panelBody(PanelRows2.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 3: panelBody(PanelRows3.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 4: panelBody(PanelRows4.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 5: panelBody(PanelRows5.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 6: panelBody(PanelRows6.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    case 7: panelBody(PanelRows7.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
-    default: panelBody(PanelRows8.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 1: panelBody(PanelRows1.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 2: panelBody(PanelRows2.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 3: panelBody(PanelRows3.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 4: panelBody(PanelRows4.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 5: panelBody(PanelRows5.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 6: panelBody(PanelRows6.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    case 7: panelBody(PanelRows7.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
+    default: panelBody(PanelRows8.self, S.self, k, a, rowStride, step, panel, c, ldc, cols, accumulate)
     }
 }
 
 /// The kernel for a row count fixed by the type `N` (specialised per count: the unused accumulators and the
 /// tests of `R` disappear from the loop).
 @inline(__always)
-private func panelBody<N: PanelRows>(_: N.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ step: Int, _ panel: UnsafePointer<Float>,
+private func panelBody<N: PanelRows, S: PanelStep>(_: N.Type, _: S.Type, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ step: Int, _ panel: UnsafePointer<Float>,
                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ accumulate: Bool) {
     let R = N.count
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
@@ -64,7 +64,7 @@ private func panelBody<N: PanelRows>(_: N.Type, _ k: Int, _ a: UnsafePointer<Flo
         if R > 5 { x = SIMD16<Float>(repeating: a5[p]); c50 = c50.addingProduct(x, y0); c51 = c51.addingProduct(x, y1) }
         if R > 6 { x = SIMD16<Float>(repeating: a6[p]); c60 = c60.addingProduct(x, y0); c61 = c61.addingProduct(x, y1) }
         if R > 7 { x = SIMD16<Float>(repeating: a7[p]); c70 = c70.addingProduct(x, y0); c71 = c71.addingProduct(x, y1) }
-        w += 128; p &+= step
+        w += 128; p = S.advance(p, step)
     }
     put(c, cols, accumulate, c00, c01)
     if R > 1 { put(c + ldc, cols, accumulate, c10, c11) }
@@ -104,3 +104,9 @@ private enum PanelRows5: PanelRows { static var count: Int { 5 } }
 private enum PanelRows6: PanelRows { static var count: Int { 6 } }
 private enum PanelRows7: PanelRows { static var count: Int { 7 } }
 private enum PanelRows8: PanelRows { static var count: Int { 8 } }
+
+/// How the step index of A advances: by 1 (rows stored contiguously; the constant keeps the loop as it was) or by
+/// a stride (A stored by columns).
+private protocol PanelStep { static func advance(_ p: Int, _ step: Int) -> Int }
+private enum UnitStep: PanelStep { @inline(__always) static func advance(_ p: Int, _ step: Int) -> Int { p &+ 1 } }
+private enum AnyStep: PanelStep { @inline(__always) static func advance(_ p: Int, _ step: Int) -> Int { p &+ step } }
