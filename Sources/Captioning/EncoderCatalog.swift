@@ -125,7 +125,10 @@ public enum EncoderCatalog {
             if let weights {
                 do { return try SmallCNN(contentsOf: weights) } catch { throw DatasetError(error.description) }
             }
-            return SmallCNN(configuration: .standard(), seed: seed)
+            // From scratch: variance-keeping weights (batch norm stays at identity when it is fine-tuned).
+            let network = SmallCNN(configuration: .standard(), seed: seed)
+            network.useHeInitialisation()
+            return network
         default:
             throw DatasetError("unknown encoder '\(name)'")
         }

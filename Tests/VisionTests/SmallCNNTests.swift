@@ -62,6 +62,26 @@ final class SmallCNNTests: XCTestCase {
         print("SmallCNN standard: \(m.parameterCount) parameters, \(String(format: "%.3f", gflop)) GFLOP per 224x224 image")
     }
 
+    /// With batch norm at its identity initialisation, PyTorch's default weights make the standard network's
+    /// region features vanish (two images give the same features to 1e-6 of their scale), He's keep them apart.
+    func testHeInitialisationKeepsImagesApartWithoutBatchStatistics() {
+        let x = random([2, 3, 64, 64], seed: 5)
+        func spread(_ m: SmallCNN) -> (scale: Float, difference: Float) {
+            m.setTraining(false)
+            let y = m.features(x).scalars, half = y.count / 2
+            let scale = y.map { abs($0) }.max() ?? 0
+            let difference = zip(y[..<half], y[half...]).map { abs($0 - $1) }.max() ?? 0
+            return (scale, difference)
+        }
+        let plain = spread(SmallCNN(configuration: .standard(), seed: 3))
+        let he = SmallCNN(configuration: .standard(), seed: 3)
+        he.useHeInitialisation()
+        let kept = spread(he)
+        print("SmallCNN features without batch statistics: default init max |y| \(plain.scale), image difference \(plain.difference); He \(kept.scale), \(kept.difference)")
+        XCTAssertLessThan(plain.difference, 1e-6 * max(plain.scale, 1e-30) + 1e-6, "the default initialisation no longer vanishes?")
+        XCTAssertGreaterThan(kept.difference, 0.05 * kept.scale, "He initialisation should keep two images' features apart")
+    }
+
     /// The folded inference path equals the autodiff forward pass in evaluation mode.
     func testFoldedFeaturesEqualEvalForward() {
         let m = SmallCNN(configuration: Self.tiny, seed: 2)
