@@ -90,7 +90,8 @@ extension ConvolutionGEMM {
                     }
                     k0 += kc
                 }
-                // Epilogue: this item's channels, transposed back into C's rows.
+                // Epilogue: this item's channels, transposed back into C's rows, with bias / residual / ReLU in the
+                // same pass (copying first and then calling `rowEpilogue` measured 2-4 % slower on ResNet-50).
                 for i in (q0 * nr)..<min(m, q1 * nr) {
                     let src = UnsafePointer(ct.p + i), dst = out.p + i * ldc, add = bias?[i] ?? 0
                     if let residual {

@@ -58,7 +58,8 @@ final class PackedConvWeights: @unchecked Sendable {
         }
     }
 
-    /// The weights as 32-channel panels for `ConvolutionGEMM.runPixelRows` (packed on first use).
+    /// The weights as channel panels (32 wide on AVX-512, 16 on AVX2) for `ConvolutionGEMM.runPixelRows`
+    /// (packed on first use).
     var panels: PanelWeights {
         let kernel = GEMMConfiguration.resolvedKernel, w = weight
         return panelPacks.withLock { list in

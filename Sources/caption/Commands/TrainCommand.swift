@@ -114,7 +114,7 @@ enum TrainCommand: Command {
         c.featureSaveEvery = try a.int("--cache-chunk", default: 256, range: 1...10_000_000)
         c.progress = !a.flag("--quiet")
         let minutes = try a.double("--checkpoint-minutes", default: 10)
-        guard minutes >= 0, minutes.isFinite else { throw CLIError("--checkpoint-minutes expects a number >= 0, got \(minutes)") }
+        guard minutes >= 0 else { throw CLIError("--checkpoint-minutes expects a number >= 0, got \(minutes)") }
         c.checkpointInterval = minutes * 60
         var o = TrainingOptions()
         o.epochs = try a.int("--epochs", default: 20, range: 1...100_000)
